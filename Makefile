@@ -1,0 +1,29 @@
+# DreamPose companion. `make reproduce` and `make test` work on a fresh clone: they create
+# .venv (Python 3.11) if missing and install the package with torch pinned to 2.13.0
+# (the CPU wheel on disk; never torchvision, which breaks transformers and torchmetrics).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PROFILE ?= tiny
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: reproduce test venv bench base-weights clean-cache notebooks
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+reproduce: venv
+	$(BIN)/dreampose reproduce --profile $(PROFILE)
+
+test: venv
+	$(BIN)/python -m pytest
+
+clean-cache:
+	rm -rf .cache/dreampose

@@ -1,0 +1,11 @@
+"""DreamPose companion: the paper's maths and machinery, small and tested.
+
+Where things live: config (profiles), cache (artifacts), data/ (synthetic world, UBC reader,
+poses, training pairs), models/ (base model, adapter, conv_in surgery), guidance (dual CFG),
+pipeline (DreamPosePipeline), train/, evaluate/, figures, widgets, cli.
+"""
+import os as _os
+
+_os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+__version__ = "0.1.0"

@@ -1,0 +1,128 @@
+"""Artifact cache: one folder per (stage, settings hash), written atomically.
+
+Layout under the cache root (``.cache/dreampose`` in the project, or ``$DREAMPOSE_CACHE``)::
+
+    <stage>/<hash>/            a finished artifact, with manifest.json written last
+    <stage>/<hash>.partial/    work in progress: checkpoints live here, so an interrupted
+                               stage resumes; renamed to <hash>/ in one step when done
+
+A reader never sees a half-written artifact: the final folder appears by ``os.rename``
+only after the builder returned and the manifest was written.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from . import __version__
+
+MANIFEST = "manifest.json"
+
+
+class CacheError(RuntimeError):
+    """The cache folder cannot be used (not writable, or an artifact is damaged)."""
+
+
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def default_root() -> Path:
+    env = os.environ.get("DREAMPOSE_CACHE")
+    return Path(env).expanduser() if env else project_root() / ".cache" / "dreampose"
+
+
+@dataclass
+class Artifact:
+    stage: str
+    key: str
+    path: Path
+    manifest: dict[str, Any]
+    loaded: bool  # True if it came from the cache, False if built by this call
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON through a temporary file and ``os.replace`` (never a torn file)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True, default=str)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class Cache:
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else default_root()
+
+    def path(self, stage: str, key: str) -> Path:
+        return self.root / stage / key
+
+    def find(self, stage: str, key: str) -> Artifact | None:
+        """A finished artifact, or None."""
+        path = self.path(stage, key)
+        manifest = path / MANIFEST
+        if not manifest.is_file():
+            return None
+        try:
+            data = json.loads(manifest.read_text())
+        except json.JSONDecodeError as err:
+            raise CacheError(f"damaged manifest {manifest} ({err}); delete {path} to rebuild it") from None
+        return Artifact(stage, key, path, data, loaded=True)
+
+    def get_or_build(
+        self,
+        stage: str,
+        key: str,
+        build: Callable[[Path], dict[str, Any] | None],
+        settings: dict[str, Any] | None = None,
+    ) -> Artifact:
+        """Return the artifact (stage, key), building it with ``build(work_dir)`` if missing.
+
+        ``build`` writes its files into ``work_dir`` (which may hold checkpoints of an
+        earlier interrupted attempt) and may return extra manifest fields.
+        """
+        found = self.find(stage, key)
+        if found is not None:
+            return found
+        final = self.path(stage, key)
+        work = final.with_name(final.name + ".partial")
+        try:
+            work.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise CacheError(
+                f"cannot write the cache at {self.root} ({err.strerror}); "
+                "set DREAMPOSE_CACHE to a writable folder"
+            ) from None
+        start = time.perf_counter()
+        extra = build(work) or {}
+        manifest = {
+            "stage": stage,
+            "key": key,
+            "settings": settings or {},
+            "package_version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "wall_time_s": round(time.perf_counter() - start, 3),
+            **extra,
+        }
+        write_json_atomic(work / MANIFEST, manifest)
+        try:
+            os.rename(work, final)
+        except OSError:
+            if not (final / MANIFEST).is_file():  # lost a race only if the winner finished
+                raise
+            shutil.rmtree(work, ignore_errors=True)
+            return self.find(stage, key)  # type: ignore[return-value]
+        return Artifact(stage, key, final, manifest, loaded=False)
+
+    def artifact(self, profile, stage: str, build: Callable[[Path], dict | None], **extra: Any) -> Artifact:
+        """``get_or_build`` keyed by the profile's hash for ``stage`` (plus ``extra``)."""
+        key = profile.stage_hash(stage, **extra)
+        settings = {**profile.stage_settings(stage), **extra}
+        return self.get_or_build(stage, key, build, settings=settings)

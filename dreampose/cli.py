@@ -1,0 +1,108 @@
+"""The `dreampose` command: reproduce, data, base, animate, config.
+
+Every subcommand takes ``--profile smoke|tiny|paper`` and any number of ``--set key=value``
+overrides (e.g. ``--set stage1.lr=1e-5``). Errors the user can fix are printed as one line
+with the fix, not as a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from .config import PROFILES, load_profile
+
+
+def _profile_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default="tiny", help=f"one of {', '.join(PROFILES)} or a .yaml path (default tiny)")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a setting, e.g. --set stage1.lr=1e-5 (repeatable)",
+    )
+
+
+def _profile(args):
+    return load_profile(args.profile, args.overrides)
+
+
+def cmd_config(args) -> None:
+    """Print the resolved profile and each stage's cache key."""
+    import yaml
+
+    from .config import STAGE_SECTIONS
+
+    profile = _profile(args)
+    print(yaml.safe_dump(profile.to_dict(), sort_keys=False).rstrip())
+    print("# stage cache keys: " + ", ".join(f"{s}={profile.stage_hash(s)}" for s in STAGE_SECTIONS))
+
+
+def cmd_data(args) -> None:
+    """Build (or load) the data of a profile and write the preview figure."""
+    from . import reproduce
+
+    reproduce.data_stage(_profile(args), figures_dir=args.figures)
+
+
+def cmd_base(args) -> None:
+    """Pretrain (or load) the base model and print its quality figures."""
+    from . import reproduce
+
+    reproduce.base_stage(_profile(args), figures_dir=args.figures)
+
+
+def cmd_reproduce(args) -> None:
+    from . import reproduce
+
+    reproduce.run(_profile(args), figures_dir=args.figures)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dreampose", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    for name, func, help_ in [
+        ("reproduce", cmd_reproduce, "run every stage of a profile end to end (default: tiny)"),
+        ("data", cmd_data, "build or load the data set and write its preview figure"),
+        ("base", cmd_base, "pretrain or load the base model and report its quality"),
+        ("config", cmd_config, "print the resolved profile and the stage cache keys"),
+    ]:
+        p = sub.add_parser(name, help=help_, description=help_)
+        _profile_args(p)
+        if name != "config":
+            p.add_argument("--figures", default="figures", help="folder for figures and tables (default figures/)")
+        p.set_defaults(func=func)
+
+    try:
+        from . import animate
+    except ImportError:  # the animate command needs the pipeline module
+        animate = None
+    if animate is not None:
+        p = sub.add_parser("animate", help="animate input image(s) with a pose sequence")
+        animate.add_arguments(p)
+        p.set_defaults(func=animate.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    args = build_parser().parse_args(argv)
+    start = time.perf_counter()
+    try:
+        args.func(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished artifacts are kept; rerun the same command to resume", file=sys.stderr)
+        return 130
+    except (ValueError, RuntimeError, OSError) as err:
+        if os.environ.get("DREAMPOSE_DEBUG"):
+            raise
+        print(f"dreampose {args.command}: error: {err}", file=sys.stderr)
+        print("(set DREAMPOSE_DEBUG=1 for the full traceback)", file=sys.stderr)
+        return 1
+    if args.command == "reproduce":
+        print(f"done in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
