@@ -47,6 +47,11 @@ class Artifact:
     loaded: bool  # True if it came from the cache, False if built by this call
 
 
+def is_main_process() -> bool:
+    """False on the non-zero ranks of a multi-process (accelerate/torchrun) run."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON through a temporary file and ``os.replace`` (never a torn file)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -102,6 +107,8 @@ class Cache:
             ) from None
         start = time.perf_counter()
         extra = build(work) or {}
+        if not is_main_process():  # other ranks of `accelerate launch` train; rank 0 finalises
+            return Artifact(stage, key, work, {}, loaded=False)
         manifest = {
             "stage": stage,
             "key": key,
