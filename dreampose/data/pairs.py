@@ -1,0 +1,99 @@
+"""Training datasets of the two finetuning stages (paper 4.2.3).
+
+PairDataset (stage 1): random (input frame, target frame) pairs from the same training
+video, with the target's pose window c_p. SubjectDataset (stage 2): the subject's input
+image(s) with their poses, and a joint random crop of target image and pose (the paper's
+remedy for texture sticking when finetuning on a single image-pose pair).
+
+Items are deterministic functions of (seed, index), which makes training resumable.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from .images import video_to_tensor
+from .pose import pose_maps, pose_window
+from .video import DataError
+
+
+class PairDataset(Dataset):
+    """Random (input, target) frame pairs; videos are drawn in proportion to their length."""
+
+    def __init__(self, videos, n_poses: int, latent_size: tuple[int, int], length: int, seed: int):
+        if not videos:
+            raise DataError("no training videos: the pair dataset needs at least one video")
+        self.videos, self.n_poses, self.length, self.seed = list(videos), n_poses, length, seed
+        self.uv = [pose_maps(v.iuv, latent_size) for v in self.videos]  # once, at latent resolution
+        lengths = np.array([len(v) for v in self.videos], float)
+        self.weights = lengths / lengths.sum()
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> dict:
+        rng = np.random.default_rng([self.seed, i])
+        k = int(rng.choice(len(self.videos), p=self.weights))
+        video = self.videos[k]
+        src, tgt = (int(x) for x in rng.integers(0, len(video), size=2))
+        return {
+            "image": video_to_tensor(video.frames[src]),
+            "target": video_to_tensor(video.frames[tgt]),
+            "pose": pose_window(self.uv[k], tgt, self.n_poses),
+            "video": video.name,
+            "input_index": src,
+            "target_index": tgt,
+        }
+
+
+def crop_box(rng: np.random.Generator, scale: float) -> tuple[float, float, float, float]:
+    """A random box (top, left, height, width) as fractions of the frame, each side >= scale."""
+    h, w = rng.uniform(scale, 1.0, size=2)
+    top, left = rng.uniform(0.0, 1.0 - h), rng.uniform(0.0, 1.0 - w)
+    return float(top), float(left), float(h), float(w)
+
+
+def apply_crop(x: torch.Tensor, box: tuple[float, float, float, float]) -> torch.Tensor:
+    """Crop (C, H, W) to the relative ``box`` and resize back to (H, W).
+
+    The box is in relative coordinates, so the same box applied to an image and to its pose
+    map at latent resolution keeps them aligned. Resampling uses an affine grid (bilinear),
+    exact in continuous coordinates at any resolution.
+    """
+    top, left, h, w = box
+    theta = torch.tensor([[w, 0.0, 2 * left + w - 1], [0.0, h, 2 * top + h - 1]], dtype=x.dtype)
+    grid = F.affine_grid(theta[None], [1, *x.shape], align_corners=False)
+    return F.grid_sample(x[None], grid, mode="bilinear", padding_mode="border", align_corners=False)[0]
+
+
+class SubjectDataset(Dataset):
+    """The subject's image(s) and pose window(s), with a joint random crop of target and pose."""
+
+    def __init__(self, images, poses, length: int, seed: int, random_crop: bool = True, crop_scale: float = 0.8):
+        if len(images) == 0:
+            raise DataError("no images of the subject: give at least one input image")
+        if len(images) != len(poses):
+            raise DataError(f"{len(images)} subject images but {len(poses)} pose windows: give one pose per image")
+        self.images, self.poses = list(images), list(poses)
+        self.length, self.seed, self.random_crop, self.crop_scale = length, seed, random_crop, crop_scale
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> dict:
+        rng = np.random.default_rng([self.seed, i])
+        k = int(rng.integers(len(self.images)))
+        image, pose = self.images[k], self.poses[k]
+        target = image
+        if self.random_crop:
+            box = crop_box(rng, self.crop_scale)
+            target, pose = apply_crop(image, box), apply_crop(pose, box)
+        return {"image": image, "target": target, "pose": pose}
+
+
+def subject_windows(video, indices, latent_size, n_poses: int) -> list[torch.Tensor]:
+    """Pose windows c_p of the given frames of a video, at latent resolution."""
+    uv = pose_maps(video.iuv, latent_size)
+    return [pose_window(uv, i, n_poses) for i in indices]
