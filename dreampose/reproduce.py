@@ -29,25 +29,8 @@ def data_stage(profile: Profile, figures_dir: str | Path = "figures", cache: Cac
     return world
 
 
-def base_stage(profile: Profile, figures_dir: str | Path = "figures", cache: Cache | None = None, world=None):
-    """Pretrain or load the base model and print its quality figures."""
-    from .data.world import load_world
-    from .evaluate.base_quality import base_quality, format_quality
-    from .models.base import load_base
-
-    world = world or load_world(profile, cache)
-    start = time.perf_counter()
-    base = load_base(profile, cache)
-    _say("base", f"base model ready ({time.perf_counter() - start:.1f} s; {base.path})")
-    quality = base_quality(base, world)
-    _say("base", "quality on held-out subjects:\n" + format_quality(quality))
-    return base, quality
-
-
 def run(profile: Profile, figures_dir: str | Path = "figures") -> None:
     """Every stage that exists so far, in order."""
     cache = Cache()
     _say("reproduce", f"profile {profile.name}, cache {cache.root}, figures {figures_dir}")
-    world = data_stage(profile, figures_dir, cache)
-    if profile.base.source == "train":
-        base_stage(profile, figures_dir, cache, world)
+    data_stage(profile, figures_dir, cache)
