@@ -29,7 +29,8 @@ class ConfigError(ValueError):
 @dataclass
 class DataConfig:
     source: Literal["synthetic", "ubc"] = "synthetic"
-    root: str = ""  # UBC Fashion root (see dreampose/data/ubc.py for the layout)
+    root: str = ""  # UBC Fashion root (layout: docs/ubc_fashion.md)
+    fit: Literal["error", "center_crop"] = "error"  # UBC frames of another aspect ratio
     width: int = 64
     height: int = 64
     fps: int = 30
@@ -53,7 +54,7 @@ class BaseConfig:
     clip_layers: int = 2
     clip_patch: int = 8
     clip_image_size: int = 64
-    text_max_length: int = 16
+    text_max_length: int = 24
     unet_channels: list[int] = field(default_factory=lambda: [32, 64])
     cross_attention_dim: int = 64
     vae_steps: int = 1500
@@ -309,6 +310,6 @@ def validate(p: Profile) -> None:
     if not 0.0 < p.subject.crop_scale <= 1.0:
         raise ConfigError(f"subject.crop_scale must be in (0, 1], got {p.subject.crop_scale}")
     if p.data.source == "ubc" and not p.data.root:
-        raise ConfigError("data.source=ubc needs data.root=<folder of UBC Fashion> (see dreampose/data/ubc.py)")
+        raise ConfigError("data.source=ubc needs data.root=<folder of UBC Fashion> (see docs/ubc_fashion.md)")
     if p.base.source == "hub" and not p.base.pretrained:
         raise ConfigError("base.source=hub needs base.pretrained=<hub id or folder>")

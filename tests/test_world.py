@@ -2,7 +2,7 @@ import numpy as np
 
 from dreampose.cache import Cache
 from dreampose.config import load_profile
-from dreampose.data.world import load_world, view_of
+from dreampose.data.world import WORLD_VERSION, load_world, view_of
 
 
 def test_world_is_built_once_then_loaded(tmp_path):
@@ -15,7 +15,7 @@ def test_world_is_built_once_then_loaded(tmp_path):
         assert v.size == (d.height, d.width) and v.fps == d.fps
         assert d.min_seconds * d.fps - 1 <= len(v) <= d.max_seconds * d.fps + 1
         assert v.caption and len(v.meta["yaw"]) == len(v)
-    manifest = cache.find("data", profile.stage_hash("data")).manifest
+    manifest = cache.find("data", profile.stage_hash("data", world_version=WORLD_VERSION)).manifest
     assert manifest["frames"] == sum(len(v) for v in first.train + first.test)
     again = load_world(profile, cache, progress=False)
     for a, b in zip(first.train + first.test, again.train + again.test):

@@ -1,8 +1,9 @@
 """Image conversions: uint8 frames <-> [-1, 1] tensors, and loading a user's image safely.
 
 ``load_image`` accepts a path, a PIL image or an array, converts what can be converted
-(grayscale, RGBA, 16-bit, another size) with a warning that says what was done, and turns
-what cannot be read into a ``DataError`` that names the file.
+(grayscale, RGBA, 16-bit, another size) with a warning that says what was done, turns a
+camera photo upright (EXIF orientation), and turns what cannot be read into a ``DataError``
+that names the file.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .video import DataError
 
@@ -29,11 +30,20 @@ def tensor_to_uint8(x: torch.Tensor) -> np.ndarray:
     return x.movedim(-3, -1).cpu().numpy()
 
 
+def _is_16bit(img: Image.Image) -> bool:
+    """16 bits per channel; Pillow opens 16-bit RGB(A) PNGs as 8-bit modes, seen only in the tile."""
+    raw = [t[3] for t in getattr(img, "tile", None) or [] if len(t) > 3 and isinstance(t[3], str)]
+    return img.mode.startswith("I;16") or any(";16" in r for r in raw)
+
+
 def _to_rgb8(img: Image.Image, name: str) -> np.ndarray:
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        warnings.warn(f"{name}: 16-bit image converted to 8-bit RGB", stacklevel=3)
-        arr = np.asarray(img).astype(np.float64)
-        arr = (arr / max(arr.max(), 1.0) * 255.0) if arr.max() > 255 else arr
+    sixteen = _is_16bit(img)  # before load(), which clears the tile
+    img.load()
+    img = ImageOps.exif_transpose(img)  # camera photos: upright as any viewer shows them
+    if sixteen or img.mode == "I":
+        warnings.warn(f"{name}: 16-bit image converted to 8 bits per channel", stacklevel=3)
+    if img.mode.startswith("I"):  # 16-bit (or 32-bit integer) grayscale: 0..65535 -> 0..255
+        arr = np.clip(np.asarray(img, dtype=np.float64), 0, 65535) / 257.0
         return np.repeat(arr.round().astype(np.uint8)[..., None], 3, axis=-1)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         warnings.warn(f"{name}: transparency flattened onto a white background", stacklevel=3)
@@ -42,7 +52,7 @@ def _to_rgb8(img: Image.Image, name: str) -> np.ndarray:
         return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
     if img.mode in ("L", "1"):
         warnings.warn(f"{name}: grayscale image converted to RGB", stacklevel=3)
-    elif img.mode != "RGB":
+    elif img.mode not in ("RGB", "P"):  # a palette converts losslessly: no note
         warnings.warn(f"{name}: {img.mode} image converted to RGB", stacklevel=3)
     return np.asarray(img.convert("RGB"))
 
@@ -56,7 +66,6 @@ def load_image(source, size: tuple[int, int] | None = None) -> torch.Tensor:
             raise DataError(f"image {path} does not exist; check the path")
         try:
             with Image.open(path) as img:
-                img.load()
                 arr = _to_rgb8(img, name)
         except (UnidentifiedImageError, OSError, SyntaxError) as err:
             raise DataError(f"cannot read image {path} ({err}); is it a complete PNG/JPEG file?") from None
@@ -64,24 +73,26 @@ def load_image(source, size: tuple[int, int] | None = None) -> torch.Tensor:
         arr = _to_rgb8(source, name)
     elif isinstance(source, np.ndarray):
         arr = source
-        if arr.ndim == 2:
-            warnings.warn("grayscale array converted to RGB", stacklevel=2)
-            arr = np.repeat(arr[..., None], 3, axis=-1)
-        if arr.ndim != 3 or arr.shape[-1] not in (3, 4):
-            raise DataError(f"an image array must be (H, W, 3) uint8, got shape {arr.shape}")
-        if arr.shape[-1] == 4:
-            warnings.warn("RGBA array: alpha channel dropped", stacklevel=2)
-            arr = arr[..., :3]
+        if arr.dtype == np.uint16:
+            warnings.warn(f"{name}: 16-bit array converted to 8 bits per channel", stacklevel=2)
+            arr = (arr / 257.0).round().astype(np.uint8)
         if arr.dtype != np.uint8:
-            if arr.dtype == np.uint16:
-                warnings.warn("16-bit array converted to 8-bit", stacklevel=2)
-                arr = (arr / 257.0).round().astype(np.uint8)
-            else:
-                raise DataError(f"an image array must be uint8 (0..255), got {arr.dtype}; convert with (x * 255).astype(np.uint8)")
+            raise DataError(f"an image array must be uint8 (0..255), got {arr.dtype}; "
+                            "convert with (x * 255).round().astype(np.uint8)")
+        if arr.ndim == 3 and arr.shape[-1] == 1:
+            arr = arr[..., 0]
+        if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 4):  # grayscale / RGBA: as for files
+            arr = _to_rgb8(Image.fromarray(arr), name)
+        elif arr.ndim != 3 or arr.shape[-1] != 3:
+            raise DataError(f"an image array must be (H, W, 3) uint8 RGB, got shape {arr.shape}")
     else:
-        raise DataError(f"cannot use {type(source).__name__} as an image: give a path, a PIL image or an (H, W, 3) uint8 array")
+        raise DataError(f"cannot use {type(source).__name__} as an image: "
+                        "give a path, a PIL image or an (H, W, 3) uint8 array")
     x = video_to_tensor(arr)
     if size is not None and tuple(x.shape[-2:]) != tuple(size):
-        warnings.warn(f"{name}: resized from {tuple(x.shape[-2:])} to {tuple(size)} (height, width)", stacklevel=2)
+        (h, w), (th, tw) = x.shape[-2:], size
+        same_aspect = abs(w * th / (h * tw) - 1) <= 0.01
+        stretch = "" if same_aspect else "; the aspect ratio changed, crop it first to avoid stretching"
+        warnings.warn(f"{name}: resized from {h}x{w} to {th}x{tw} (height x width){stretch}", stacklevel=2)
         x = F.interpolate(x[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
     return x

@@ -15,18 +15,28 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from .images import video_to_tensor
-from .pose import pose_maps, pose_window
+from .pose import pose_maps, pose_window, window_indices
 from .video import DataError
+
+_POSE_CHUNK = 64  # frames converted at a time: full-resolution float UV of a whole UBC video is ~1 GB
 
 
 class PairDataset(Dataset):
-    """Random (input, target) frame pairs; videos are drawn in proportion to their length."""
+    """Random (input, target) frame pairs from one video; a video is drawn with probability
+    proportional to its length, so the target is a uniformly random training frame. Input and
+    target are drawn independently (they coincide with probability 1 / len(video))."""
 
     def __init__(self, videos, n_poses: int, latent_size: tuple[int, int], length: int, seed: int):
         if not videos:
             raise DataError("no training videos: the pair dataset needs at least one video")
+        window_indices(0, 1, n_poses)  # n_poses must be odd and positive
+        if length < 1:
+            raise DataError(f"the pair dataset needs length >= 1 items, got {length}")
         self.videos, self.n_poses, self.length, self.seed = list(videos), n_poses, length, seed
-        self.uv = [pose_maps(v.iuv, latent_size) for v in self.videos]  # once, at latent resolution
+        self.uv = [  # once, at latent resolution
+            torch.cat([pose_maps(v.iuv[s:s + _POSE_CHUNK], latent_size) for s in range(0, len(v), _POSE_CHUNK)])
+            for v in self.videos
+        ]
         lengths = np.array([len(v) for v in self.videos], float)
         self.weights = lengths / lengths.sum()
 
@@ -34,6 +44,8 @@ class PairDataset(Dataset):
         return self.length
 
     def __getitem__(self, i: int) -> dict:
+        if not 0 <= i < self.length:
+            raise IndexError(f"item {i} of a pair dataset of length {self.length}")
         rng = np.random.default_rng([self.seed, i])
         k = int(rng.choice(len(self.videos), p=self.weights))
         video = self.videos[k]
@@ -49,18 +61,21 @@ class PairDataset(Dataset):
 
 
 def crop_box(rng: np.random.Generator, scale: float) -> tuple[float, float, float, float]:
-    """A random box (top, left, height, width) as fractions of the frame, each side >= scale."""
+    """A random box (top, left, height, width) as fractions of the frame, each side in [scale, 1]."""
+    if not 0.0 < scale <= 1.0:
+        raise ValueError(f"crop scale must be in (0, 1] (fraction of each side kept), got {scale}")
     h, w = rng.uniform(scale, 1.0, size=2)
     top, left = rng.uniform(0.0, 1.0 - h), rng.uniform(0.0, 1.0 - w)
     return float(top), float(left), float(h), float(w)
 
 
 def apply_crop(x: torch.Tensor, box: tuple[float, float, float, float]) -> torch.Tensor:
-    """Crop (C, H, W) to the relative ``box`` and resize back to (H, W).
+    """Crop (C, H, W) to the relative ``box`` and resize back to (H, W), bilinearly.
 
     The box is in relative coordinates, so the same box applied to an image and to its pose
-    map at latent resolution keeps them aligned. Resampling uses an affine grid (bilinear),
-    exact in continuous coordinates at any resolution.
+    map at latent resolution keeps them aligned. Resampling with an affine grid is exact in
+    continuous coordinates at any resolution (no rounding of the box to whole pixels). The crop
+    is enlarged to full size, so no anti-aliasing is needed.
     """
     top, left, h, w = box
     theta = torch.tensor([[w, 0.0, 2 * left + w - 1], [0.0, h, 2 * top + h - 1]], dtype=x.dtype)
@@ -69,13 +84,25 @@ def apply_crop(x: torch.Tensor, box: tuple[float, float, float, float]) -> torch
 
 
 class SubjectDataset(Dataset):
-    """The subject's image(s) and pose window(s), with a joint random crop of target and pose."""
+    """The subject's image(s) and pose window(s); item = (conditioning image, augmented target,
+    identically augmented pose). With ``random_crop=False`` the target is the image itself."""
 
     def __init__(self, images, poses, length: int, seed: int, random_crop: bool = True, crop_scale: float = 0.8):
         if len(images) == 0:
             raise DataError("no images of the subject: give at least one input image")
         if len(images) != len(poses):
             raise DataError(f"{len(images)} subject images but {len(poses)} pose windows: give one pose per image")
+        if length < 1:
+            raise DataError(f"the subject dataset needs length >= 1 items, got {length}")
+        for name, items, first in (("image", images, 3), ("pose window", poses, None)):
+            shape = tuple(items[0].shape)
+            if len(shape) != 3 or (first is not None and shape[0] != first):
+                raise DataError(f"each subject {name} must be a (C, H, W) tensor{' with 3 channels' if first else ''}, "
+                                f"got shape {shape}")
+            if any(tuple(x.shape) != shape for x in items):
+                raise DataError(f"all subject {name}s must have the same shape {shape}; resize them to one size, "
+                                f"got {sorted({tuple(x.shape) for x in items})}")
+        crop_box(np.random.default_rng(0), crop_scale)  # validates crop_scale
         self.images, self.poses = list(images), list(poses)
         self.length, self.seed, self.random_crop, self.crop_scale = length, seed, random_crop, crop_scale
 
@@ -83,6 +110,8 @@ class SubjectDataset(Dataset):
         return self.length
 
     def __getitem__(self, i: int) -> dict:
+        if not 0 <= i < self.length:
+            raise IndexError(f"item {i} of a subject dataset of length {self.length}")
         rng = np.random.default_rng([self.seed, i])
         k = int(rng.integers(len(self.images)))
         image, pose = self.images[k], self.poses[k]
@@ -91,9 +120,3 @@ class SubjectDataset(Dataset):
             box = crop_box(rng, self.crop_scale)
             target, pose = apply_crop(image, box), apply_crop(pose, box)
         return {"image": image, "target": target, "pose": pose}
-
-
-def subject_windows(video, indices, latent_size, n_poses: int) -> list[torch.Tensor]:
-    """Pose windows c_p of the given frames of a video, at latent resolution."""
-    uv = pose_maps(video.iuv, latent_size)
-    return [pose_window(uv, i, n_poses) for i in indices]

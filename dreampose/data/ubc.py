@@ -1,137 +1,283 @@
-"""UBC Fashion reader for the paper profile (layout and DensePose recipe: docs/ubc_fashion.md).
+"""UBC Fashion reader for the paper profile (paper 5.2). Layout and DensePose recipe: docs/ubc_fashion.md.
 
     <root>/<split>/<video_id>.mp4                        the video (split = train | test)
-    <root>/<split>/<video_id>.txt                        optional caption (one line)
-    <root>/<split>_densepose/<video_id>/<frame:05d>.png  DensePose IUV image per frame:
-                                                         channel 0 = part 0..24, 1 = 255*U, 2 = 255*V
+    <root>/<split>/<video_id>.txt                        optional one-line caption
+    <root>/<split>_densepose/<video_id>/<frame:05d>.png  DensePose IUV image per frame, same size as
+                                                         the video: channel 0 = part index 0..24,
+                                                         channel 1 = round(255 U), channel 2 = round(255 V)
 
-IUV is stored as lossless PNG (never in the lossy mp4). Returns the same `Video` objects as
-the synthetic world.
+IUV is stored as lossless PNG, never in the lossy mp4. Each video is decoded once, at the
+profile's size, into ``.npy`` files under the artifact cache (``<cache>/ubc/``) and returned as
+a memory-mapped `Video` (the same object as the synthetic world's; copy-on-write, so the
+store is never modified): UBC Fashion at 512x640 is ~300 GB of frames + IUV, more than any RAM.
+A changed source file is decoded again.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from ..cache import CacheError, default_root, write_json_atomic
 from .video import DataError, Video
 
-DEFAULT_CAPTION = "a person in a garment"
+SPLITS = ("train", "test")
+FITS = ("error", "center_crop")  # what to do when the videos' aspect ratio differs from the profile's
+DEFAULT_CAPTION = "a person in a garment"  # UBC Fashion has no captions
+_STORE_VERSION = 1
 
 
-def _read_mp4(path: Path) -> np.ndarray:
+def fit_box(src_hw: tuple[int, int], dst_hw: tuple[int, int], fit: str, path) -> tuple[int, int, int, int]:
+    """Region (top, left, height, width) of a source frame that is resized to the profile's frame.
+
+    The whole frame when the aspect ratios agree within 1%; with ``fit="center_crop"`` the largest
+    centred box of the profile's aspect ratio; otherwise a DataError naming ``path`` and the fix.
+    """
+    (h, w), (height, width) = src_hw, dst_hw
+    if abs(w * height / (h * width) - 1.0) <= 0.01:
+        return 0, 0, h, w
+    if fit != "center_crop":
+        raise DataError(
+            f"{path} is {w}x{h} (aspect {w / h:.3f}) but the profile wants {width}x{height} (aspect "
+            f"{width / height:.3f}); set data.width/data.height to the videos' aspect ratio, crop the videos "
+            "before running DensePose, or read them with read_ubc(..., fit='center_crop')"
+        )
+    if w * height > h * width:  # too wide: keep the full height
+        cw = round(h * width / height)
+        return 0, (w - cw) // 2, h, cw
+    ch = round(w * height / width)
+    return (h - ch) // 2, 0, ch, w
+
+
+def _fit_frame(frame: np.ndarray, box, size) -> np.ndarray:
+    top, left, ch, cw = box
+    crop = frame[top:top + ch, left:left + cw]
+    if crop.shape[:2] == tuple(size):
+        return crop
+    return np.asarray(Image.fromarray(np.ascontiguousarray(crop)).resize((size[1], size[0]), Image.BICUBIC))
+
+
+def _fit_iuv(iuv: np.ndarray, box, size) -> np.ndarray:
+    """Nearest-neighbour resampling: I, U and V all come from the same source pixel (never blended)."""
+    top, left, ch, cw = box
+    ys = top + ((np.arange(size[0]) + 0.5) * ch / size[0]).astype(int)
+    xs = left + ((np.arange(size[1]) + 0.5) * cw / size[1]).astype(int)
+    return iuv[ys[:, None], xs[None, :]]
+
+
+def _iuv_files(folder: Path, video_path: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise DataError(f"no DensePose folder {folder} for {video_path}; run the DensePose step of docs/ubc_fashion.md")
+    stems = [p.stem for p in folder.glob("*.png")]
+    if not stems:
+        raise DataError(f"no IUV png files in {folder} (for {video_path}); "
+                        "run the DensePose step of docs/ubc_fashion.md")
+    odd = [s for s in stems if not (s.isdigit() and len(s) == 5)]
+    if odd:
+        raise DataError(f"{folder / odd[0]}.png is not named like a frame (00000.png, 00001.png, ...); "
+                        "rename or move it")
+    present = {int(s) for s in stems}
+    gaps = sorted(set(range(max(present) + 1)) - present)
+    if gaps:
+        raise DataError(f"missing pose file {folder / f'{gaps[0]:05d}.png'}: {video_path} needs one IUV png per "
+                        "frame, numbered 00000.png, 00001.png, ... without gaps")
+    return [folder / f"{i:05d}.png" for i in range(len(present))]
+
+
+def _read_iuv_png(path: Path, src_hw: tuple[int, int], video_path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as img:
+            img.load()
+            mode, arr = img.mode, np.asarray(img)
+    except (OSError, SyntaxError, ValueError) as err:
+        raise DataError(f"cannot read pose file {path} ({err}); re-run DensePose for this frame") from None
+    if mode != "RGB" or arr[..., 0].max() > 24:
+        raise DataError(f"pose file {path} is not a DensePose IUV image (8-bit RGB png, channel 0 = part "
+                        f"index 0..24; got mode {mode}, max channel 0 = {int(arr[..., 0].max())})")
+    if arr.shape[:2] != tuple(src_hw):
+        raise DataError(f"pose file {path} is {arr.shape[1]}x{arr.shape[0]} but the video {video_path} is "
+                        f"{src_hw[1]}x{src_hw[0]}; paste DensePose boxes into full frames (iuv_from_densepose_result)")
+    return arr
+
+
+def _mp4_frames(path: Path):
+    """Stream RGB frames of an mp4; any decoder failure becomes a DataError naming the file."""
     import imageio.v2 as imageio
 
     try:
         with imageio.get_reader(path, format="FFMPEG") as reader:
-            frames = [np.asarray(f)[..., :3] for f in reader]
+            for frame in reader:
+                yield np.asarray(frame)[..., :3]
     except Exception as err:  # imageio/ffmpeg raise many types for a broken file
-        raise DataError(f"cannot read video {path} ({type(err).__name__}: {err}); re-encode it as H.264 mp4") from None
-    if not frames:
-        raise DataError(f"video {path} has no frames")
-    return np.stack(frames)
+        msg = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise DataError(f"cannot read video {path} ({type(err).__name__}: {msg}); re-encode it as H.264 mp4") from None
 
 
-def _read_iuv_dir(folder: Path, n_frames: int, video_path: Path) -> np.ndarray:
-    if not folder.is_dir():
-        raise DataError(f"no DensePose folder {folder} for {video_path}; run the DensePose step of docs/ubc_fashion.md")
-    n_files = len(list(folder.glob("*.png")))
-    if n_files > n_frames:
-        raise DataError(f"{video_path} has {n_frames} frames but {folder} has {n_files} IUV files; "
+def _decode(path: Path, iuv_files: list[Path], size, fit: str, alloc):
+    """Stream the video and its IUV pngs into arrays from ``alloc(kind, shape)``, fitted to ``size``."""
+    n, folder = len(iuv_files), iuv_files[0].parent
+    frames = box = src_hw = None
+    count = 0
+    with closing(_mp4_frames(path)) as stream:
+        for frame in stream:
+            if box is None:
+                src_hw = frame.shape[:2]
+                box = fit_box(src_hw, size, fit, path)
+                frames = alloc("frames", (n, *size, 3))
+            if count < n:
+                frames[count] = _fit_frame(frame, box, size)
+            count += 1
+    if count == 0:
+        raise DataError(f"video {path} has no frames; re-encode it as H.264 mp4")
+    if count != n:
+        hint = f"missing {folder / f'{n:05d}.png'} and on" if count > n else f"extra files from {count:05d}.png on"
+        raise DataError(f"{path} has {count} frames but {folder} has {n} IUV files ({hint}); "
                         "every frame needs exactly one IUV png")
-    out = []
-    for i in range(n_frames):
-        f = folder / f"{i:05d}.png"
-        if not f.is_file():
-            raise DataError(f"missing pose file {f} ({video_path} has {n_frames} frames, one IUV png each)")
-        arr = np.asarray(Image.open(f))
-        if arr.ndim != 3 or arr.shape[-1] != 3 or arr.dtype != np.uint8 or arr[..., 0].max() > 24:
-            raise DataError(f"{f} is not a DensePose IUV image (uint8, 3 channels, part index <= 24)")
-        out.append(arr)
-    return np.stack(out)
+    iuv = alloc("iuv", (n, *size, 3))
+    for i, f in enumerate(iuv_files):
+        iuv[i] = _fit_iuv(_read_iuv_png(f, src_hw, path), box, size)
+    return frames, iuv
 
 
-def _resize(frames: np.ndarray, iuv: np.ndarray, height: int, width: int, path: Path):
-    h, w = frames.shape[1:3]
-    if (h, w) == (height, width):
-        return frames, iuv
-    if abs(h / w - height / width) > 0.01:
-        raise DataError(f"{path} is {w}x{h} (aspect {w / h:.3f}) but the profile wants {width}x{height} "
-                        f"(aspect {width / height:.3f}); crop the videos or set data.width/data.height to match")
-    frames = np.stack([np.asarray(Image.fromarray(f).resize((width, height), Image.BICUBIC)) for f in frames])
-    ys = ((np.arange(height) + 0.5) * h / height).astype(int)  # nearest: part indices never blend
-    xs = ((np.arange(width) + 0.5) * w / width).astype(int)
-    return frames, iuv[:, ys][:, :, xs]
+def _stamp(files: list[Path]) -> str:
+    stats = [(f.name, st.st_size, st.st_mtime_ns) for f, st in ((f, f.stat()) for f in files)]
+    return hashlib.sha1(json.dumps(stats).encode()).hexdigest()
 
 
-def read_ubc_video(root: str | Path, split: str, video_id: str, width: int, height: int, fps: int = 30) -> Video:
+def _load_store(store: Path, video_id: str, stamp: str):
+    try:
+        if json.loads((store / f"{video_id}.json").read_text())["stamp"] != stamp:
+            return None
+        return tuple(np.load(store / f"{video_id}.{k}.npy", mmap_mode="c") for k in ("frames", "iuv"))
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _build_store(store: Path, video_id: str, stamp: str, decode):
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CacheError(f"cannot write decoded videos to {store} ({err.strerror}); "
+                         "set DREAMPOSE_CACHE to a writable folder") from None
+    tmp: dict[str, Path] = {}
+
+    def alloc(kind: str, shape) -> np.ndarray:
+        tmp[kind] = store / f".{video_id}.{kind}.{os.getpid()}.tmp.npy"
+        return np.lib.format.open_memmap(tmp[kind], mode="w+", dtype=np.uint8, shape=shape)
+
+    try:
+        for array in decode(alloc):
+            array.flush()
+        for kind, f in tmp.items():
+            os.replace(f, store / f"{video_id}.{kind}.npy")
+        write_json_atomic(store / f"{video_id}.json", {"stamp": stamp})
+    finally:
+        for f in tmp.values():
+            f.unlink(missing_ok=True)
+    return _load_store(store, video_id, stamp)
+
+
+def read_ubc_video(root, split: str, video_id: str, width: int, height: int, fps: int = 30,
+                   fit: str = "error") -> Video:
+    """One video of the layout above, fitted to (height, width), memory-mapped from the decode store."""
     root = Path(root)
     path = root / split / f"{video_id}.mp4"
-    frames = _read_mp4(path)
-    iuv = _read_iuv_dir(root / f"{split}_densepose" / video_id, len(frames), path)
-    if iuv.shape[1:3] != frames.shape[1:3]:
-        raise DataError(f"IUV of {path} is {iuv.shape[2]}x{iuv.shape[1]} but the video is "
-                        f"{frames.shape[2]}x{frames.shape[1]}; paste DensePose results into full frames")
-    frames, iuv = _resize(frames, iuv, height, width, path)
+    if not path.is_file():
+        raise DataError(f"no video {path}; see docs/ubc_fashion.md for the layout")
+    iuv_files = _iuv_files(root / f"{split}_densepose" / video_id, path)
+    key = hashlib.sha1(f"{root.resolve()}|{height}x{width}|{fit}|{_STORE_VERSION}".encode()).hexdigest()[:16]
+    store = default_root() / "ubc" / key / split
+    stamp = _stamp([path, *iuv_files])
+    arrays = _load_store(store, video_id, stamp) or _build_store(
+        store, video_id, stamp, lambda alloc: _decode(path, iuv_files, (height, width), fit, alloc))
     caption_file = path.with_suffix(".txt")
-    caption = caption_file.read_text().strip() if caption_file.exists() else DEFAULT_CAPTION
-    return Video(video_id, frames, iuv, fps, caption, {"split": split, "source": str(path)})
+    caption = caption_file.read_text().strip() if caption_file.is_file() else ""
+    return Video(video_id, *arrays, fps, caption or DEFAULT_CAPTION, {"split": split, "source": str(path)})
 
 
-def read_ubc(root, split: str, width: int, height: int, fps: int = 30, max_videos: int = 0) -> list[Video]:
-    """All videos of a split (the first ``max_videos`` in name order if > 0)."""
-    if split not in ("train", "test"):
+def read_ubc(root, split: str, width: int, height: int, fps: int = 30, max_videos: int = 0,
+             fit: str = "error", progress: bool = False) -> list[Video]:
+    """All videos of a split, in name order (the first ``max_videos`` if > 0)."""
+    if split not in SPLITS:
         raise DataError(f"split must be 'train' or 'test', got {split!r}")
+    if fit not in FITS:
+        raise DataError(f"fit must be one of {FITS}, got {fit!r}")
     folder = Path(root) / split
     if not folder.is_dir():
         raise DataError(f"no UBC Fashion folder {folder}; see docs/ubc_fashion.md for the layout "
                         "(or use the synthetic world: --profile tiny)")
-    ids = sorted(p.stem for p in folder.glob("*.mp4"))
+    ids = sorted(p.stem for p in folder.glob("*.mp4") if not p.name.startswith("."))
     if not ids:
-        raise DataError(f"no .mp4 videos in {folder}")
+        raise DataError(f"no .mp4 videos in {folder}; see docs/ubc_fashion.md for the layout")
     if max_videos > 0:
         ids = ids[:max_videos]
-    return [read_ubc_video(root, split, i, width, height, fps) for i in ids]
+    from tqdm.auto import tqdm
+
+    return [read_ubc_video(root, split, i, width, height, fps, fit)
+            for i in tqdm(ids, desc=f"UBC Fashion {split}", disable=not progress)]
 
 
-def write_ubc_video(root: str | Path, split: str, video: Video) -> Path:
-    """Write a `Video` in the layout above (mp4 + IUV pngs + caption); returns the mp4 path."""
+def write_ubc_video(root, split: str, video: Video) -> Path:
+    """Write a `Video` in the layout above (H.264 mp4, IUV pngs, caption); returns the mp4 path."""
     import imageio.v2 as imageio
 
+    if split not in SPLITS:
+        raise DataError(f"split must be 'train' or 'test', got {split!r}")
+    h, w = video.size
+    if h % 2 or w % 2:
+        raise DataError(f"video {video.name!r} is {w}x{h}, but H.264 mp4 needs an even width and height; "
+                        "crop or pad it by one pixel")
     root = Path(root)
     (root / split).mkdir(parents=True, exist_ok=True)
     path = root / split / f"{video.name}.mp4"
-    tmp = path.with_name(f".{video.name}.tmp.mp4")
+    tmp = path.with_name(f".{video.name}.{os.getpid()}.tmp.mp4")
     with imageio.get_writer(tmp, format="FFMPEG", fps=video.fps, codec="libx264", quality=9,
                             macro_block_size=1, ffmpeg_log_level="error") as writer:
         for frame in video.frames:
-            writer.append_data(frame)
+            writer.append_data(np.ascontiguousarray(frame))
     tmp.replace(path)
     iuv_dir = root / f"{split}_densepose" / video.name
     iuv_dir.mkdir(parents=True, exist_ok=True)
+    for stale in iuv_dir.glob("*.png"):
+        stale.unlink()
     for i, iuv in enumerate(video.iuv):
-        Image.fromarray(iuv).save(iuv_dir / f"{i:05d}.png")
-    path.with_suffix(".txt").write_text(video.caption + "\n")
+        Image.fromarray(np.ascontiguousarray(iuv)).save(iuv_dir / f"{i:05d}.png")
+    if video.caption:
+        path.with_suffix(".txt").write_text(video.caption + "\n")
     return path
 
 
-def iuv_from_densepose_result(labels: np.ndarray, uv: np.ndarray, box_xyxy, frame_hw) -> np.ndarray:
-    """Paste one person's DensePose output into a full-frame IUV image (H, W, 3) uint8.
+def iuv_from_densepose_result(labels, uv, box_xyxy, frame_hw) -> np.ndarray:
+    """Paste one person's DensePose chart result into a full-frame IUV image (H, W, 3) uint8.
 
-    ``labels`` (h, w) part indices and ``uv`` (2, h, w) in [0, 1] cover the person box
-    ``box_xyxy`` = (x0, y0, x1, y1) in frame pixels, as detectron2's DensePose chart result
-    gives them; pixels outside the box are background (0).
+    ``labels`` (h, w) part indices 0..24 and ``uv`` (2, h, w) in [0, 1] cover the person box
+    ``box_xyxy`` = (x0, y0, x1, y1) in frame pixels, as detectron2's DensePose gives them
+    (``DensePoseChartResult.labels / .uv`` with ``instances.pred_boxes`` or ``pred_boxes_XYXY``).
+    The box corner is truncated to whole pixels as DensePose's own ``make_int_box`` does. Pixels
+    outside the box and background pixels (label 0) are 0.
     """
+    labels, uv = np.asarray(labels), np.asarray(uv, dtype=np.float64)
+    if labels.ndim != 2 or uv.shape != (2, *labels.shape):
+        raise DataError(f"labels must be (h, w) and uv (2, h, w) of the same box, got {labels.shape} and {uv.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() > 24):
+        raise DataError(f"labels must be DensePose part indices 0..24, got [{labels.min()}, {labels.max()}]")
+    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
+    if abs((y1 - y0) - labels.shape[0]) > 1.5 or abs((x1 - x0) - labels.shape[1]) > 1.5:
+        raise DataError(f"the result is {labels.shape[1]}x{labels.shape[0]} pixels but the box {box_xyxy} is "
+                        f"{x1 - x0:.0f}x{y1 - y0:.0f}; pass the box as (x0, y0, x1, y1) (convert from x, y, w, h)")
     height, width = frame_hw
-    labels, uv = np.asarray(labels), np.asarray(uv)
-    if uv.shape != (2, *labels.shape):
-        raise DataError(f"uv must be (2, h, w) matching labels {labels.shape}, got {uv.shape}")
-    x0, y0 = int(round(box_xyxy[0])), int(round(box_xyxy[1]))
-    out = np.zeros((height, width, 3), np.uint8)
+    ix, iy = int(np.floor(x0)), int(np.floor(y0))
     h, w = labels.shape
-    ys, xs = slice(max(y0, 0), min(y0 + h, height)), slice(max(x0, 0), min(x0 + w, width))
-    sy, sx = slice(ys.start - y0, ys.stop - y0), slice(xs.start - x0, xs.stop - x0)
+    out = np.zeros((height, width, 3), np.uint8)
+    ys, xs = slice(max(iy, 0), min(iy + h, height)), slice(max(ix, 0), min(ix + w, width))
+    if ys.start >= ys.stop or xs.start >= xs.stop:
+        return out
+    sy, sx = slice(ys.start - iy, ys.stop - iy), slice(xs.start - ix, xs.stop - ix)
     lab = labels[sy, sx].astype(np.uint8)
     fg = lab > 0
     out[ys, xs, 0] = lab

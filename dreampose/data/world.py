@@ -20,6 +20,7 @@ from .synthetic import random_motion, random_subject, render_video
 from .video import Video
 
 SPLITS = ("train", "test")
+WORLD_VERSION = 2  # bump when the renderer changes what a seed produces (part of the cache key)
 
 
 @dataclass
@@ -99,7 +100,7 @@ def load_world(profile: Profile, cache: Cache | None = None, progress: bool = Tr
     if d.source == "ubc":
         from .ubc import read_ubc
 
-        kw = dict(root=d.root, width=d.width, height=d.height, fps=d.fps)
+        kw = dict(root=d.root, width=d.width, height=d.height, fps=d.fps, fit=d.fit, progress=progress)
         return World(read_ubc(split="train", max_videos=d.n_train_videos, **kw),
                      read_ubc(split="test", max_videos=d.n_test_videos, **kw), Path(d.root))
     cache = cache or Cache()
@@ -110,5 +111,5 @@ def load_world(profile: Profile, cache: Cache | None = None, progress: bool = Tr
         return {"videos": {s: len(getattr(world, s)) for s in SPLITS},
                 "frames": sum(len(v) for v in world.train + world.test)}
 
-    artifact = cache.artifact(profile, "data", build)
+    artifact = cache.artifact(profile, "data", build, world_version=WORLD_VERSION)
     return _load_world(artifact.path)
