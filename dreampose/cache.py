@@ -8,6 +8,10 @@ Layout under the cache root (``.cache/dreampose`` in the project, or ``$DREAMPOS
 
 A reader never sees a half-written artifact: the final folder appears by ``os.rename``
 only after the builder returned and the manifest was written.
+
+Under ``accelerate launch`` (several processes) only *collective* stages (the finetuning
+stages, which all ranks train together) are built; every other artifact must already exist,
+so that no rank trains something alone while the others wait.
 """
 from __future__ import annotations
 
@@ -52,6 +56,17 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+def is_distributed() -> bool:
+    """True inside a multi-process (accelerate/torchrun) run."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def _wait_for_everyone() -> None:
+    from accelerate import PartialState
+
+    PartialState().wait_for_everyone()
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON through a temporary file and ``os.replace`` (never a torn file)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -87,15 +102,23 @@ class Cache:
         key: str,
         build: Callable[[Path], dict[str, Any] | None],
         settings: dict[str, Any] | None = None,
+        collective: bool = False,
     ) -> Artifact:
         """Return the artifact (stage, key), building it with ``build(work_dir)`` if missing.
 
         ``build`` writes its files into ``work_dir`` (which may hold checkpoints of an
-        earlier interrupted attempt) and may return extra manifest fields.
+        earlier interrupted attempt) and may return extra manifest fields. A ``collective``
+        build runs on every rank of a multi-process run and rank 0 finalises it.
         """
         found = self.find(stage, key)
         if found is not None:
             return found
+        if is_distributed() and not collective:
+            raise CacheError(
+                f"the {stage!r} artifact is not in the cache {self.root}; under `accelerate launch` only "
+                f"the finetuning stages run, so build it first in one process: "
+                f"`dreampose {stage}` with the same --profile and --set options"
+            )
         final = self.path(stage, key)
         work = final.with_name(final.name + ".partial")
         try:
@@ -108,7 +131,8 @@ class Cache:
         start = time.perf_counter()
         extra = build(work) or {}
         if not is_main_process():  # other ranks of `accelerate launch` train; rank 0 finalises
-            return Artifact(stage, key, work, {}, loaded=False)
+            _wait_for_everyone()
+            return self.find(stage, key)  # type: ignore[return-value]
         manifest = {
             "stage": stage,
             "key": key,
@@ -125,11 +149,16 @@ class Cache:
             if not (final / MANIFEST).is_file():  # lost a race only if the winner finished
                 raise
             shutil.rmtree(work, ignore_errors=True)
-            return self.find(stage, key)  # type: ignore[return-value]
-        return Artifact(stage, key, final, manifest, loaded=False)
+            found = self.find(stage, key)
+        else:
+            found = Artifact(stage, key, final, manifest, loaded=False)
+        if is_distributed():
+            _wait_for_everyone()  # the other ranks read the artifact only once it is final
+        return found  # type: ignore[return-value]
 
-    def artifact(self, profile, stage: str, build: Callable[[Path], dict | None], **extra: Any) -> Artifact:
+    def artifact(self, profile, stage: str, build: Callable[[Path], dict | None], *,
+                 collective: bool = False, **extra: Any) -> Artifact:
         """``get_or_build`` keyed by the profile's hash for ``stage`` (plus ``extra``)."""
         key = profile.stage_hash(stage, **extra)
         settings = {**profile.stage_settings(stage), **extra}
-        return self.get_or_build(stage, key, build, settings=settings)
+        return self.get_or_build(stage, key, build, settings=settings, collective=collective)

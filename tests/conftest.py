@@ -8,7 +8,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+torch.set_num_threads(1)  # 2 threads beside other jobs on 2 cores slows tests 30x
 
 
 @pytest.fixture(autouse=True, scope="session")

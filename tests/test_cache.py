@@ -66,3 +66,11 @@ def test_damaged_manifest_is_a_clear_error(tmp_path):
 def test_env_var_sets_the_root(tmp_path, monkeypatch):
     monkeypatch.setenv("DREAMPOSE_CACHE", str(tmp_path / "c"))
     assert Cache().root == tmp_path / "c"
+
+
+def test_non_collective_stage_is_not_built_under_accelerate_launch(tmp_path, monkeypatch):
+    """A rank must not pretrain a base model alone while the others wait: clear error instead."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(CacheError, match=r"`dreampose base` with the same --profile"):
+        Cache(tmp_path).get_or_build("base", "k", lambda work: None)
+    assert not (tmp_path / "base").exists()
