@@ -44,6 +44,13 @@ def cmd_data(args) -> None:
     reproduce.data_stage(_profile(args), figures_dir=args.figures)
 
 
+def cmd_base(args) -> None:
+    """Pretrain (or load) the base model and print its quality figures."""
+    from . import reproduce
+
+    reproduce.base_stage(_profile(args), figures_dir=args.figures)
+
+
 def cmd_reproduce(args) -> None:
     from . import reproduce
 
@@ -57,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, func, help_ in [
         ("reproduce", cmd_reproduce, "run every stage of a profile end to end (default: tiny)"),
         ("data", cmd_data, "build or load the data set and write its preview figure"),
+        ("base", cmd_base, "pretrain or load the base model and report its quality"),
         ("config", cmd_config, "print the resolved profile and the stage cache keys"),
     ]:
         p = sub.add_parser(name, help=help_, description=help_)

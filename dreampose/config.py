@@ -62,7 +62,11 @@ class BaseConfig:
     unet_steps: int = 2000
     batch_size: int = 16
     lr: float = 1e-3
+    lr_decay: float = 0.2  # the last lr_decay_share of each part's steps run at lr * lr_decay (1 = constant)
+    lr_decay_share: float = 0.33
     caption_dropout: float = 0.1
+    corpus_subjects: int = 0  # extra synthetic subjects for pretraining (SD's LAION beside UBC); see train/base_data.py
+    corpus_frames: int = 8  # frames per corpus subject
 
 
 @dataclass

@@ -34,8 +34,18 @@ def test_views():
 
 
 def test_preview_figure(tmp_path):
-    from dreampose.figures import preview_world, save
+    import matplotlib.pyplot as plt
+
+    from dreampose.figures import _varied, preview_world, save
 
     world = load_world(load_profile("smoke"), Cache(tmp_path), progress=False)
     out = save(preview_world(world.train, n_videos=2, n_frames=3), tmp_path / "preview.png")
     assert out.stat().st_size > 5000
+    fig = preview_world(world.train, tmp_path / "direct.png", n_videos=1, n_frames=2)
+    assert (tmp_path / "direct.png").stat().st_size > 2000 and plt.fignum_exists(fig.number)
+    plt.close(fig)
+    # one video per garment type first, the order kept otherwise
+    videos = world.train + world.test
+    order = [v.meta["garment"] for v in _varied(videos)]
+    kinds = list(dict.fromkeys(v.meta["garment"] for v in videos))
+    assert order[: len(kinds)] == kinds and sorted(order) == sorted(v.meta["garment"] for v in videos)

@@ -1,0 +1,209 @@
+"""Pretraining the tiny base (a small Stable Diffusion) on the synthetic world.
+
+Data: the world's training videos plus a pretraining corpus of other subjects (base_data.py).
+
+Three parts in SD's order, each with the shared loop (`train.loop`, resumable):
+  1. VAE (AutoencoderKL): L1 + L2 reconstruction + KL with SD's tiny weight (1e-6); then the
+     latent scaling factor 1 / std(z) over the pretraining frames, as SD's 0.18215 was chosen.
+  2. CLIP (CLIPModel): text and vision towers trained contrastively on (frame, caption) pairs,
+     the caption naming the garment and the view ("..., back view").
+  3. UNet (UNet2DConditionModel): noise prediction on cached VAE latents conditioned on the CLIP
+     text tower's hidden states, 10% of captions dropped to "" so classifier-free guidance works.
+Each part: base.lr, then the last base.lr_decay_share of its steps at base.lr * base.lr_decay.
+The result is SD's folder layout (models.base.save_base) with the CLIP image tower (image_encoder/)
+and its processor (feature_extractor/), plus clip_text/ (the text tower with CLIP's projection,
+for the zero-shot quality figures) and the loss curves loss_{vae,clip,unet}.csv.
+"""
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..cache import Cache
+from ..config import ConfigError, Profile
+from ..data.garments import GARMENTS, PALETTE, TEXTURES
+from .base_data import (CLIP_MEAN, CLIP_STD, clip_pixels, person_crops, render_corpus, rows_of,
+                        to_unit, training_frames)
+from .loop import LoopConfig, train
+
+CHECKPOINT_EVERY = 1000  # steps; an interrupted pretraining resumes from the last one
+CLIP_TEXT_DIR = "clip_text"  # CLIPTextModelWithProjection (extra to SD's layout)
+
+
+class VAEObjective(nn.Module):
+    def __init__(self, vae, kl_weight: float = 1e-6):
+        super().__init__()
+        self.vae, self.kl_weight = vae, kl_weight
+
+    def forward(self, batch, generator):
+        x = batch["x"]
+        post = self.vae.encode(x).latent_dist
+        recon = self.vae.decode(post.sample(generator=generator)).sample
+        return F.l1_loss(recon, x) + F.mse_loss(recon, x) + self.kl_weight * post.kl().mean()
+
+
+class CLIPObjective(nn.Module):
+    """CLIP's symmetric contrastive loss over the image-caption pairs of a batch."""
+
+    def __init__(self, clip):
+        super().__init__()
+        self.clip = clip
+
+    def forward(self, batch, generator):
+        return self.clip(input_ids=batch["ids"], pixel_values=batch["pixels"], return_loss=True).loss
+
+
+class TextToImageObjective(nn.Module):
+    """eps-prediction loss of latent diffusion: || eps - eps_theta(z_t, t, c_text) ||^2."""
+
+    def __init__(self, unet, scheduler):
+        super().__init__()
+        self.unet, self.scheduler = unet, scheduler
+
+    def forward(self, batch, generator):
+        z, cond = batch["z"], batch["cond"]
+        noise = torch.randn(z.shape, generator=generator)
+        t = torch.randint(0, self.scheduler.config.num_train_timesteps, (z.shape[0],), generator=generator)
+        z_t = self.scheduler.add_noise(z, noise, t)
+        return F.mse_loss(self.unet(z_t, t, encoder_hidden_states=cond).sample, noise)
+
+
+def train_part(objective: nn.Module, make_batch, profile: Profile, steps: int, batch_size: int, desc: str,
+               work: Path, progress: bool = True) -> dict:
+    """The shared loop with a step decay of the learning rate: base.lr, then the last
+    base.lr_decay_share of the steps at base.lr * base.lr_decay (two resumable runs of the loop).
+    Writes one loss curve, ``work/loss.csv``; returns the last loss and the training seconds."""
+    b = profile.base
+    if not (b.lr_decay > 0 and 0 <= b.lr_decay_share < 1):
+        raise ConfigError(f"base.lr_decay must be > 0 and base.lr_decay_share in [0, 1); got {b.lr_decay}, "
+                          f"{b.lr_decay_share} (e.g. base.lr_decay=0.2 base.lr_decay_share=0.33)")
+    second = int(round(steps * b.lr_decay_share)) if b.lr_decay != 1.0 else 0
+    phases = [(n, lr) for n, lr in ((steps - second, b.lr), (second, b.lr * b.lr_decay)) if n > 0]
+    rows, seconds, offset = [], 0.0, 0
+    for k, (n, lr) in enumerate(phases):
+        cfg = LoopConfig(steps=n, lr=lr, batch_size=batch_size, seed=profile.seed + 7919 * k,
+                         checkpoint_every=CHECKPOINT_EVERY, desc=desc if k == 0 else f"{desc}, lr x {b.lr_decay:g}")
+        result = train(objective, lambda idx, o=offset: make_batch([i + o for i in idx]), cfg, work / f"phase{k}",
+                       progress)
+        seconds += result["train_seconds"]
+        with open(work / f"phase{k}" / "loss.csv") as fh:
+            rows += [{**r, "step": int(r["step"]) + offset // batch_size} for r in csv.DictReader(fh)]
+        offset += n * batch_size
+    with open(work / "loss.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return {"final_loss": float(rows[-1]["loss"]), "train_seconds": round(seconds, 3)}
+
+
+def pretrain_base(profile: Profile, out: Path, cache: Cache | None = None, progress: bool = True) -> dict:
+    """Train VAE, CLIP and UNet on the training videos + corpus; save an SD-layout folder at ``out``."""
+    from diffusers import AutoencoderKL, DDPMScheduler, PNDMScheduler, UNet2DConditionModel
+    from transformers import (CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTextModel, CLIPTextModelWithProjection,
+                              CLIPVisionModelWithProjection)
+
+    from ..data.world import load_world
+    from ..models.base import Base, component_configs, save_base
+    from ..models.tokenizer import make_tokenizer
+
+    b = profile.base
+    videos = load_world(profile, cache, progress=progress).train + render_corpus(profile, progress)
+    frames, foreground, captions = training_frames(videos)
+    n = len(frames)
+    # every word of the world's caption grammar is a token, seen in the captions or not
+    grammar = " ".join([*PALETTE, *TEXTURES, *GARMENTS, "a an person in top and front side back view"])
+    tokenizer = make_tokenizer(captions + [grammar], out / "tokenizer", b.text_max_length)
+    cfg = component_configs(b, profile.data.height, len(tokenizer))
+    special = dict(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                   pad_token_id=tokenizer.pad_token_id)  # CLIP pools the text at the EOS token
+    cfg["text"].update(special)
+    summary: dict = {}
+
+    # 1. VAE, on person-centred crops of half the frame size (fully convolutional: 4x cheaper steps)
+    torch.manual_seed(profile.seed)  # each part's init seeded on its own: identical after a resume
+    vae = AutoencoderKL(**cfg["vae"])
+    crop = profile.data.height // 2
+
+    def vae_batch(idx):
+        rows = rows_of(idx, n, profile.seed)
+        return {"x": to_unit(person_crops(frames, foreground, rows, crop, b.latent_downsample, profile.seed))}
+
+    out_vae = train_part(VAEObjective(vae), vae_batch, profile, b.vae_steps, b.batch_size, "base VAE",
+                         out / "train_vae", progress)
+    summary["vae_loss"] = out_vae["final_loss"]
+    vae.eval()
+    with torch.no_grad():  # latents of the frozen VAE, cached for the UNet (small chunks: faster on CPU)
+        latents = torch.cat([vae.encode(to_unit(chunk)).latent_dist.mean for chunk in frames.split(32)])
+    vae.register_to_config(scaling_factor=1.0 / latents.std().item())  # SD: 1 / std of training latents
+    latents *= vae.config.scaling_factor
+    summary["scaling_factor"] = vae.config.scaling_factor
+
+    # 2. CLIP, contrastive; one frame per distinct caption in a batch keeps the targets unambiguous;
+    #    random horizontal flips (captions never say left or right)
+    ids = tokenizer(captions, padding="max_length", max_length=b.text_max_length, truncation=True,
+                    return_tensors="pt").input_ids
+    torch.manual_seed(profile.seed + 1)
+    clip = CLIPModel(CLIPConfig(text_config=cfg["text"], vision_config=cfg["vision"], projection_dim=b.clip_width))
+
+    def clip_batch(idx):
+        rows = rows_of(idx, n, profile.seed)
+        rows = list({captions[r]: r for r in rows}.values())
+        pixels = clip_pixels(frames[rows], b.clip_image_size)
+        flip = torch.from_numpy(np.random.default_rng([profile.seed, idx[0]]).random(len(rows)) < 0.5)
+        return {"ids": ids[rows], "pixels": torch.where(flip[:, None, None, None], pixels.flip(-1), pixels)}
+
+    out_clip = train_part(CLIPObjective(clip), clip_batch, profile, b.clip_steps, 4 * b.batch_size, "base CLIP",
+                          out / "train_clip", progress)
+    summary["clip_loss"] = out_clip["final_loss"]
+    clip.eval()
+    text_encoder = CLIPTextModel(clip.config.text_config)
+    text_encoder.load_state_dict(clip.text_model.state_dict())
+    image_encoder = CLIPVisionModelWithProjection(clip.config.vision_config)
+    image_encoder.load_state_dict({k: v for k, v in clip.state_dict().items()
+                                   if k.startswith(("vision_model.", "visual_projection."))})
+
+    # 3. UNet on cached latents and cached text states; caption dropout -> the empty caption
+    with torch.no_grad():
+        unique = sorted(set(captions)) + [""]
+        tok = tokenizer(unique, padding="max_length", max_length=b.text_max_length, truncation=True, return_tensors="pt")
+        states = text_encoder(tok.input_ids).last_hidden_state
+    caption_id = torch.tensor([unique.index(c) for c in captions])
+    empty = len(unique) - 1
+    torch.manual_seed(profile.seed + 2)
+    unet = UNet2DConditionModel(**cfg["unet"])
+    noise_scheduler = DDPMScheduler.from_config(cfg["scheduler"])
+
+    def unet_batch(idx):
+        rows = torch.tensor(rows_of(idx, n, profile.seed))
+        keep = torch.from_numpy(np.random.default_rng([profile.seed, idx[0]]).random(len(idx)) >= b.caption_dropout)
+        cond = torch.where(keep, caption_id[rows], torch.full_like(rows, empty))
+        return {"z": latents[rows], "cond": states[cond]}
+
+    out_unet = train_part(TextToImageObjective(unet, noise_scheduler), unet_batch, profile, b.unet_steps,
+                          b.batch_size, "base UNet", out / "train_unet", progress)
+    summary["unet_loss"] = out_unet["final_loss"]
+    summary["train_seconds"] = {k: o["train_seconds"] for k, o in
+                                (("vae", out_vae), ("clip", out_clip), ("unet", out_unet))}
+
+    processor = CLIPImageProcessor(size={"shortest_edge": b.clip_image_size},
+                                   crop_size={"height": b.clip_image_size, "width": b.clip_image_size},
+                                   image_mean=CLIP_MEAN, image_std=CLIP_STD)
+    save_base(Base(vae=vae, unet=unet, text_encoder=text_encoder, tokenizer=tokenizer,
+                   scheduler=PNDMScheduler.from_config(cfg["scheduler"]), image_encoder=image_encoder,
+                   feature_extractor=processor, path=out), out)
+    # not part of SD's layout: the text tower with CLIP's projection, for zero-shot quality figures
+    text_proj = CLIPTextModelWithProjection(clip.config.text_config)
+    text_proj.text_model.load_state_dict(clip.text_model.state_dict())
+    text_proj.text_projection.load_state_dict(clip.text_projection.state_dict())
+    text_proj.save_pretrained(out / CLIP_TEXT_DIR)
+    for part in ("vae", "clip", "unet"):
+        if (out / f"train_{part}" / "loss.csv").is_file():
+            (out / f"train_{part}" / "loss.csv").replace(out / f"loss_{part}.csv")
+        shutil.rmtree(out / f"train_{part}", ignore_errors=True)
+    return summary
