@@ -9,3 +9,16 @@ import os as _os
 _os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """Lazy top-level access (diffusers finds saved components as `dreampose.<ClassName>`)."""
+    if name == "DreamPoseAdapter":
+        from .models.adapter import DreamPoseAdapter
+
+        return DreamPoseAdapter
+    if name == "DreamPosePipeline":
+        from .pipeline import DreamPosePipeline
+
+        return DreamPosePipeline
+    raise AttributeError(f"module 'dreampose' has no attribute {name!r}")

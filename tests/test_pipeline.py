@@ -1,0 +1,169 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from PIL import Image
+from transformers import CLIPImageProcessor
+
+from dreampose.conditioning import clip_preprocess
+from dreampose.data.video import DataError
+from dreampose.pipeline import DreamPosePipeline, make_scheduler
+
+from dummies import dummy_base, dummy_pipeline
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return dummy_pipeline(n_poses=5)
+
+
+def inputs(n=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    image = torch.rand(3, 32, 32, generator=g) * 2 - 1
+    poses = torch.rand(n, 2, 32, 32, generator=g) * 2 - 1
+    return image, poses
+
+
+def run(pipe, n=3, **kw):
+    image, poses = inputs(n)
+    args = dict(image=image, poses=poses, num_inference_steps=2, image_guidance_scale=3.0, pose_guidance_scale=2.0,
+                generator=torch.Generator().manual_seed(0), output_type="np")
+    args.update(kw)
+    return pipe(**args).frames
+
+
+def test_output_shape_and_exact_slice(pipe):
+    frames = run(pipe)
+    assert frames.shape == (3, 32, 32, 3) and frames.dtype == np.float32
+    assert 0 <= frames.min() and frames.max() <= 1
+    expected = np.array([0.4229, 0.5900, 0.5650, 0.3796, 0.6288, 0.5385, 0.4755, 0.5300, 0.4658])  # recorded
+    assert np.abs(frames[0, -3:, -1].flatten() - expected).max() < 1e-3, frames[0, -3:, -1].flatten().round(4)
+
+
+def test_frames_do_not_depend_on_frames_per_batch(pipe):
+    assert np.abs(run(pipe, 5, frames_per_batch=1) - run(pipe, 5, frames_per_batch=4)).max() < 1e-4
+
+
+def test_at_initialisation_dreampose_is_the_base_unet_with_clip_image_conditioning(pipe):
+    """Effect 1: zero-initialised adapter branch and pose channels change nothing."""
+    base = dummy_base()
+    image, poses = inputs(2)
+    with torch.no_grad():
+        c_image = pipe.encode_image_condition(image[None])
+        c_clip, _ = pipe.encode_image_features(image[None])
+        z = torch.randn(1, 4, 8, 8)
+        ours = pipe.unet(torch.cat([z, torch.randn(1, 10, 8, 8)], 1), 50, encoder_hidden_states=c_image).sample
+        ref = base.unet(z, 50, encoder_hidden_states=c_clip).sample
+    assert torch.allclose(ours, ref, atol=1e-6)
+
+
+def test_save_and_load_give_identical_frames(pipe, tmp_path):
+    pipe.save_pretrained(tmp_path)
+    back = DreamPosePipeline.from_pretrained(tmp_path)
+    back.set_progress_bar_config(disable=True)
+    assert back.n_poses == 5 and type(back.adapter).__name__ == "DreamPoseAdapter"
+    assert np.array_equal(run(pipe), run(back))
+
+
+@pytest.mark.parametrize("name", ["pndm", "ddim", "dpm++", "euler"])
+def test_schedulers_are_swappable(pipe, name):
+    original = pipe.scheduler
+    pipe.scheduler = make_scheduler(name, original.config)
+    try:
+        frames = run(pipe, 1, num_inference_steps=3)
+    finally:
+        pipe.scheduler = original
+    assert np.isfinite(frames).all()
+
+
+def test_output_types_and_iuv_input(pipe):
+    image, _ = inputs()
+    iuv = np.zeros((2, 32, 32, 3), np.uint8)
+    iuv[:, 8:24, 12:20] = (2, 128, 64)
+    seed = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    pil = pipe(image, iuv, num_inference_steps=1, output_type="pil", generator=seed()).frames
+    pt = pipe(image, torch.from_numpy(iuv), num_inference_steps=1, output_type="pt", generator=seed()).frames
+    assert len(pil) == 2 and pil[0].size == (32, 32) and pt.shape == (2, 3, 32, 32)
+    assert np.abs(np.asarray(pil[1]) / 255.0 - pt[1].permute(1, 2, 0).numpy()).max() <= 0.5 / 255 + 1e-6
+
+
+def test_several_input_images(pipe):
+    image, poses = inputs(1)
+    views = [image, image.flip(-1)]
+    frames = run(pipe, 1, image=views, num_inference_steps=1)
+    assert frames.shape == (1, 32, 32, 3)
+    assert np.array_equal(run(pipe, 1, image=torch.stack(views), num_inference_steps=1), frames)
+    assert not np.array_equal(run(pipe, 1, num_inference_steps=1), frames)  # the second view matters
+    with torch.no_grad():
+        c_image = pipe.encode_image_condition(torch.stack(views))
+    assert c_image.shape == (2, 17, 16)  # concatenated to (1, 34, 16) for sampling
+
+
+def test_image_condition_encoded_once_and_frames_batched(pipe, monkeypatch):
+    """5 frames, 2 per batch, 3 branches: batches of 6, 6 and 3 rows; PNDM takes 3 evaluations for 2 steps."""
+    encode, forward, rows = pipe.encode_image_condition, pipe.unet.forward, []
+    counted = []
+    monkeypatch.setattr(pipe, "encode_image_condition", lambda x: counted.append(1) or encode(x))
+    monkeypatch.setattr(pipe.unet, "forward", lambda x, *a, **k: rows.append(len(x)) or forward(x, *a, **k))
+    run(pipe, 5, frames_per_batch=2)
+    assert counted == [1] and rows == [6] * 6 + [3] * 3
+
+
+def test_clip_only_pipeline_equals_clip_vae_at_initialisation_and_round_trips(pipe, tmp_path):
+    """Ours_CLIP and Ours_Full start from the same model: the VAE branch is zero at init."""
+    clip_only = dummy_pipeline(image_encoder_mode="clip")
+    assert not hasattr(clip_only.adapter, "vae_patch")
+    frames = run(clip_only, 1, num_inference_steps=1)
+    assert np.array_equal(frames, run(pipe, 1, num_inference_steps=1))
+    clip_only.save_pretrained(tmp_path)
+    back = DreamPosePipeline.from_pretrained(tmp_path)
+    assert back.adapter.config.mode == "clip" and np.array_equal(run(back, 1, num_inference_steps=1), frames)
+
+
+def test_other_output_sizes(pipe):
+    frames = run(pipe, 2, poses=torch.zeros(2, 2, 64, 48), num_inference_steps=1, height=32, width=24)
+    assert frames.shape == (2, 32, 24, 3)
+    with pytest.raises(ValueError, match="multiples of 4"):
+        run(pipe, 1, height=30)
+
+
+def test_poses_of_another_aspect_ratio_are_stretched_with_a_warning(pipe):
+    with pytest.warns(UserWarning, match="stretched"):
+        run(pipe, 1, poses=torch.zeros(1, 2, 32, 16), num_inference_steps=1)
+
+
+@pytest.mark.parametrize("hw", [(64, 48), (300, 260)])
+def test_clip_preprocessing_in_torch_matches_clip_image_processor(hw):
+    processor = CLIPImageProcessor()  # openai/clip-vit-base-patch32 settings: shortest edge 224, crop 224
+    arr = np.random.default_rng(0).integers(0, 256, (*hw, 3), dtype=np.uint8)
+    ref = processor(images=Image.fromarray(arr), return_tensors="pt").pixel_values
+    ours = clip_preprocess(torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 127.5 - 1, processor)
+    assert ours.shape == ref.shape == (1, 3, 224, 224)
+    assert (ours - ref).abs().max() < 2e-2 and (ours - ref).abs().mean() < 6e-3
+
+
+@pytest.mark.parametrize(
+    "kw, error, word",
+    [
+        (dict(poses=torch.zeros(2, 3, 32, 32)), DataError, "(T, 2, H, W)"),
+        (dict(poses=torch.zeros(0, 2, 32, 32)), DataError, "empty"),
+        (dict(poses=torch.full((2, 2, 32, 32), 3.0)), DataError, "[-1, 1]"),
+        (dict(poses=np.full((2, 32, 32, 3), 200, np.uint8)), DataError, "DensePose"),
+        (dict(image_guidance_scale=math.nan), ValueError, "finite"),
+        (dict(num_inference_steps=0), ValueError, "positive"),
+        (dict(frames_per_batch=0), ValueError, "positive"),
+        (dict(poses=np.zeros((2, 32, 32, 4), np.uint8)), DataError, "(T, H, W, 3)"),
+        (dict(image=torch.zeros(4, 32, 32)), DataError, "(3, H, W)"),
+        (dict(image=[]), DataError, "no input image"),
+    ],
+)
+def test_bad_input_fails_before_any_unet_call(pipe, kw, error, word, monkeypatch):
+    image, poses = inputs(2)
+    args = dict(image=image, poses=poses, num_inference_steps=1)
+    args.update(kw)
+    monkeypatch.setattr(pipe.unet, "forward", lambda *a, **k: pytest.fail("UNet was called"))
+    with pytest.raises(error) as err:
+        pipe(**args)
+    assert word in str(err.value)
