@@ -1,0 +1,95 @@
+"""The losses of DreamPose's finetuning stages (paper 4.2.3), as modules for `train.loop`.
+
+DreamPoseObjective (stage 1 and subject finetuning) trains the UNet and the adapter with
+the noise-prediction loss of latent diffusion (paper section 3),
+
+    L = E_{z, eps, t} || eps - eps_theta(z_t, t, c_I, c_p) ||^2,
+
+where z = E(x_target), c_I = A(c_CLIP(x0), c_VAE(x0)) and c_p is the target's pose window
+(concatenated to z_t on the channel axis). Conditioning dropout for dual classifier-free
+guidance (paper 4.4) is decided by ONE uniform draw u per sample:
+
+    u < both                      -> drop image and pose
+    both <= u < image             -> drop the image only
+    image <= u < image + pose - both -> drop the pose only
+
+so the marginal rates are exactly ``image_dropout`` and ``pose_dropout``. A dropped image
+becomes the null image condition (zeros, the same null the sampler uses); a dropped pose
+becomes the zero pose.
+
+DecoderObjective finetunes only the VAE decoder D on the subject image(s) with a
+reconstruction loss ||D(E(x)) - x||_1 + ||D(E(x)) - x||_2^2, the encoder E frozen.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from diffusers import DDPMScheduler
+from torch import nn
+
+
+def dropout_masks(
+    n: int, image: float, pose: float, both: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Boolean masks (drop_image, drop_pose) of length n from one uniform draw per sample."""
+    u = torch.rand(n, generator=generator)
+    drop_both = u < both
+    drop_image_only = (u >= both) & (u < image)
+    drop_pose_only = (u >= image) & (u < image + pose - both)
+    return drop_both | drop_image_only, drop_both | drop_pose_only
+
+
+class DreamPoseObjective(nn.Module):
+    """Noise-prediction loss of the pose- and image-conditioned UNet; trains UNet + adapter."""
+
+    def __init__(self, pipe, image_dropout: float = 0.0, pose_dropout: float = 0.0, both_dropout: float = 0.0):
+        super().__init__()
+        self.unet, self.adapter = pipe.unet, pipe.adapter
+        self.vae, self.image_encoder = pipe.vae, pipe.image_encoder  # frozen; registered so .to() moves them
+        self.vae.requires_grad_(False)
+        self.image_encoder.requires_grad_(False)
+        self.unet.requires_grad_(True)
+        self.adapter.requires_grad_(True)
+        self.pipe = pipe
+        self.noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
+        self.rates = (image_dropout, pose_dropout, both_dropout)
+
+    def forward(self, batch: dict, generator: torch.Generator) -> torch.Tensor:
+        pipe = self.pipe
+        device = next(self.unet.parameters()).device
+        target = batch["target"].to(device)
+        pose = batch["pose"].to(device)
+        with torch.no_grad():
+            z = pipe.encode_latents(target, generator=generator)
+            clip_tokens, c_vae = pipe.encode_image_features(batch["image"].to(device))
+        c_image = self.adapter(clip_tokens, c_vae)
+        n = z.shape[0]
+        drop_image, drop_pose = dropout_masks(n, *self.rates, generator)
+        if drop_image.any():
+            null = pipe.null_image_condition(c_image)
+            c_image = torch.where(drop_image.to(device)[:, None, None], null, c_image)
+        if drop_pose.any():
+            pose = torch.where(drop_pose.to(device)[:, None, None, None], torch.zeros_like(pose), pose)
+        noise = torch.randn(z.shape, generator=generator).to(device)
+        t = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (n,), generator=generator).to(device)
+        z_t = self.noise_scheduler.add_noise(z, noise, t)
+        eps = self.unet(torch.cat([z_t, pose], dim=1), t, encoder_hidden_states=c_image).sample
+        return F.mse_loss(eps.float(), noise.float())
+
+
+class DecoderObjective(nn.Module):
+    """Reconstruction loss of the VAE decoder on the subject image(s); encoder frozen."""
+
+    def __init__(self, vae):
+        super().__init__()
+        self.vae = vae
+        vae.requires_grad_(False)
+        vae.decoder.requires_grad_(True)
+        vae.post_quant_conv.requires_grad_(True)
+
+    def forward(self, batch: dict, generator: torch.Generator) -> torch.Tensor:
+        x = batch["target"].to(self.vae.device)
+        with torch.no_grad():
+            z = self.vae.encode(x).latent_dist.sample(generator=generator)
+        recon = self.vae.decode(z).sample
+        return F.l1_loss(recon, x) + F.mse_loss(recon, x)

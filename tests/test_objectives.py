@@ -1,0 +1,56 @@
+import pytest
+import torch
+
+from dreampose.pipeline import DreamPosePipeline
+from dreampose.train.loop import LoopConfig, train
+from dreampose.train.objectives import DecoderObjective, DreamPoseObjective, dropout_masks
+
+from dummies import dummy_base
+
+
+@pytest.mark.parametrize("image, pose, both", [(0.05, 0.05, 0.02), (0.3, 0.1, 0.05), (0.0, 0.0, 0.0)])
+def test_dropout_rates_are_as_configured(image, pose, both):
+    n = 200_000
+    drop_i, drop_p = dropout_masks(n, image, pose, both, torch.Generator().manual_seed(0))
+    tol = 4 * (0.25 / n) ** 0.5
+    assert abs(drop_i.float().mean() - image) < tol
+    assert abs(drop_p.float().mean() - pose) < tol
+    assert abs((drop_i & drop_p).float().mean() - both) < tol
+
+
+def batch(n=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    img = torch.rand(n, 3, 32, 32, generator=g) * 2 - 1
+    return {"image": img, "target": img.flip(-1), "pose": torch.rand(n, 10, 8, 8, generator=g) * 2 - 1}
+
+
+def test_dreampose_loss_falls_and_trains_only_unet_and_adapter(tmp_path):
+    pipe = DreamPosePipeline.from_base(dummy_base(), n_poses=5)
+    frozen = {k: v.clone() for k, v in pipe.image_encoder.state_dict().items()}
+    vae_before = {k: v.clone() for k, v in pipe.vae.state_dict().items()}
+    adapter_before = pipe.adapter.vae_patch.weight.clone()
+    objective = DreamPoseObjective(pipe, 0.1, 0.1, 0.05)
+    fixed = batch()
+    first = objective(fixed, torch.Generator().manual_seed(0)).item()
+    out = train(objective, lambda idx: fixed, LoopConfig(steps=40, lr=2e-3, batch_size=4, desc="t"), tmp_path,
+                progress=False)
+    last = objective(fixed, torch.Generator().manual_seed(0)).item()
+    assert last < first and out["final_loss"] < first
+    assert all(torch.equal(v, pipe.image_encoder.state_dict()[k]) for k, v in frozen.items())
+    assert all(torch.equal(v, pipe.vae.state_dict()[k]) for k, v in vae_before.items())
+    assert not torch.equal(adapter_before, pipe.adapter.vae_patch.weight)  # the VAE branch learns
+
+
+def test_decoder_finetuning_leaves_the_encoder_untouched(tmp_path):
+    vae = dummy_base().vae
+    enc = {k: v.clone() for k, v in vae.encoder.state_dict().items()}
+    quant = vae.quant_conv.weight.clone()
+    dec = {k: v.clone() for k, v in vae.decoder.state_dict().items()}
+    fixed = batch()
+    objective = DecoderObjective(vae)
+    first = objective(fixed, torch.Generator().manual_seed(0)).item()
+    train(objective, lambda idx: fixed, LoopConfig(steps=30, lr=3e-3, batch_size=4, desc="d"), tmp_path, progress=False)
+    assert objective(fixed, torch.Generator().manual_seed(0)).item() < first
+    assert all(torch.equal(v, vae.encoder.state_dict()[k]) for k, v in enc.items())
+    assert torch.equal(quant, vae.quant_conv.weight)
+    assert any(not torch.equal(v, vae.decoder.state_dict()[k]) for k, v in dec.items())
