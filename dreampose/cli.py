@@ -1,4 +1,4 @@
-"""The `dreampose` command: reproduce, data, base, animate, config.
+"""The `dreampose` command: reproduce, data, base, evaluate, animate, config.
 
 Every subcommand takes ``--profile smoke|tiny|paper`` and any number of ``--set key=value``
 overrides (e.g. ``--set stage1.lr=1e-5``). Errors the user can fix are printed as one line
@@ -51,10 +51,28 @@ def cmd_base(args) -> None:
     reproduce.base_stage(_profile(args), figures_dir=args.figures)
 
 
+def _imported(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        label, sep, folder = item.partition("=")
+        if not sep or not label or not folder:
+            raise ValueError(f"--import {item!r} must be LABEL=FOLDER, e.g. --import TPSMM=results/tpsmm")
+        out[label] = folder
+    return out
+
+
+def cmd_evaluate(args) -> None:
+    """Finetune and score the DreamPose variants, baselines and imported methods (all cached)."""
+    from . import reproduce
+
+    reproduce.evaluate_stage(_profile(args), figures_dir=args.figures, imported=_imported(args.imports),
+                             command="dreampose evaluate")
+
+
 def cmd_reproduce(args) -> None:
     from . import reproduce
 
-    reproduce.run(_profile(args), figures_dir=args.figures)
+    reproduce.run(_profile(args), figures_dir=args.figures, imported=_imported(args.imports))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,12 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
         ("reproduce", cmd_reproduce, "run every stage of a profile end to end (default: tiny)"),
         ("data", cmd_data, "build or load the data set and write its preview figure"),
         ("base", cmd_base, "pretrain or load the base model and report its quality"),
+        ("evaluate", cmd_evaluate, "finetune and score DreamPose, its ablations and the baselines; write the tables"),
         ("config", cmd_config, "print the resolved profile and the stage cache keys"),
     ]:
         p = sub.add_parser(name, help=help_, description=help_)
         _profile_args(p)
         if name != "config":
             p.add_argument("--figures", default="figures", help="folder for figures and tables (default figures/)")
+        if name in ("reproduce", "evaluate"):
+            p.add_argument("--import", dest="imports", action="append", default=[], metavar="LABEL=FOLDER",
+                           help="score another method's frames (<FOLDER>/<video>/<frame:05d>.png) as a Table 1 row")
         p.set_defaults(func=func)
 
     try:

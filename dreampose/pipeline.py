@@ -125,7 +125,8 @@ class DreamPosePipeline(DiffusionPipeline):
     def __call__(self, image, poses, num_inference_steps: int = 100, image_guidance_scale: float = 8.0,
                  pose_guidance_scale: float = 3.0, generator: torch.Generator | None = None,
                  frames_per_batch: int = 8, output_type: str = "pil", latents: torch.Tensor | None = None,
-                 height: int | None = None, width: int | None = None) -> DreamPoseOutput:
+                 height: int | None = None, width: int | None = None,
+                 frames: list[int] | None = None) -> DreamPoseOutput:
         """Animate ``image`` with ``poses``: one frame per pose (paper 4.1), dual guidance (4.4).
 
         image: a path, PIL image, uint8 (H, W, 3) array or [-1, 1] (3, H, W) tensor, or a list of
@@ -135,6 +136,8 @@ class DreamPosePipeline(DiffusionPipeline):
             (resized to the latent size); frame i is conditioned on the window of n_poses poses.
         height, width: output size, multiples of the VAE's downsampling (default: ``image_size``).
         latents: initial noise (T, C, height/f, width/f); default drawn from ``generator``.
+        frames: indices of the poses to render (default all); each keeps its window of
+            neighbouring poses from the full sequence. T is then ``len(frames)``.
         Returns ``DreamPoseOutput.frames``: T PIL images, an (T, H, W, 3) array in [0, 1] ("np")
         or a (T, 3, H, W) tensor in [0, 1] ("pt").
         """
@@ -151,6 +154,11 @@ class DreamPosePipeline(DiffusionPipeline):
             raise ValueError(f"height and width must be multiples of {f} (the VAE's downsampling), got {h}x{w}")
         images = as_image_batch(image, (h, w))
         c_p = as_pose_windows(poses, (h // f, w // f), self.n_poses)
+        if frames is not None:
+            bad = [i for i in frames if not -len(c_p) <= i < len(c_p)]
+            if bad or not len(frames):
+                raise ValueError(f"frames must be a non-empty list of indices into the {len(c_p)} poses, got {bad or frames}")
+            c_p = c_p[list(frames)]
         n = len(c_p)
         shape = (n, self.vae.config.latent_channels, h // f, w // f)
         if latents is None:

@@ -52,10 +52,42 @@ def base_stage(profile: Profile, figures_dir: str | Path = "figures", cache: Cac
     return base, quality
 
 
-def run(profile: Profile, figures_dir: str | Path = "figures") -> None:
-    """Every stage that exists so far, in order."""
+def evaluate_stage(profile: Profile, figures_dir: str | Path = "figures", cache: Cache | None = None, world=None,
+                   imported: dict[str, str] | None = None, command: str = "dreampose reproduce") -> dict:
+    """Train and score every DreamPose variant, the baselines and imported methods; write Tables 1
+    and 2 and the seven effects (``effects.md``) into ``figures_dir``. Every step is cached."""
+    from .data.world import load_world
+    from .evaluate import ablations, effects
+    from .evaluate.experiments import FULL, DreamPoseMethod, evaluate, metric_suite, variant
+    from .evaluate.tables import report_effects
+
+    cache = cache or Cache()
+    world = world or load_world(profile, cache)
+    videos = world.test[: profile.eval.n_videos or None]
+    start = time.perf_counter()
+    table2 = ablations.run_ablations(profile, videos, cache)
+    _say("evaluate", "Table 2 -> " + ", ".join(map(str, ablations.write_table2(table2, profile, figures_dir, command))))
+    table1 = ablations.run_comparisons(profile, videos, cache, imported, full=table2[FULL])
+    _say("evaluate", "Table 1 -> " + ", ".join(map(str, ablations.write_table1(table1, profile, figures_dir, command))))
+    more = variant(profile, f"subject.n_images={effects.MORE_IMAGES}")
+    label = f"{FULL}, {effects.MORE_IMAGES} input images"
+    more_images = evaluate(DreamPoseMethod(more, cache), label, more, videos, cache, metric_suite(profile, cache))
+    sweep = effects.guidance_sweep(profile, videos, cache)
+    found = effects.measure_effects(table2, effects.zero_init_gap(profile, cache), sweep, more_images)
+    text = (f"Effects of the paper measured on profile {profile.name}, seed {profile.seed}. Made by `{command}`.\n\n"
+            + report_effects(found))
+    out = Path(figures_dir) / "effects.md"
+    out.write_text(text)
+    _say("evaluate", f"{sum(e.holds for e in found)} of {len(found)} effects hold ({time.perf_counter() - start:.0f} s) "
+                     f"-> {out}")
+    return {"table1": table1, "table2": table2, "more_images": more_images, "sweep": sweep, "effects": found}
+
+
+def run(profile: Profile, figures_dir: str | Path = "figures", imported: dict[str, str] | None = None) -> None:
+    """Every stage in order: data, base, finetuning + evaluation (tables and effects)."""
     cache = Cache()
     _say("reproduce", f"profile {profile.name}, cache {cache.root}, figures {figures_dir}")
     world = data_stage(profile, figures_dir, cache)
     if profile.base.source == "train":
         base_stage(profile, figures_dir, cache, world)
+    evaluate_stage(profile, figures_dir, cache, world, imported)

@@ -167,3 +167,13 @@ def test_bad_input_fails_before_any_unet_call(pipe, kw, error, word, monkeypatch
     with pytest.raises(error) as err:
         pipe(**args)
     assert word in str(err.value)
+
+
+def test_a_subset_of_frames_keeps_each_frames_pose_window(pipe):
+    """frames=[...] renders those poses with their windows from the full sequence (same noise -> same frames)."""
+    noise = torch.randn(5, 4, 8, 8, generator=torch.Generator().manual_seed(1))
+    full = run(pipe, 5, latents=noise)
+    part = run(pipe, 5, frames=[1, 3], latents=noise[[1, 3]])
+    assert np.abs(full[[1, 3]] - part).max() < 1e-5
+    with pytest.raises(ValueError, match="indices into the 5 poses"):
+        run(pipe, 5, frames=[7])

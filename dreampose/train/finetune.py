@@ -93,18 +93,34 @@ def stage1(profile: Profile, cache: Cache | None = None, progress: bool = True) 
     return cache.artifact(profile, "stage1", build, collective=True)
 
 
-def subject_images(video, input_index: int, n_images: int) -> list[int]:
-    """Frame indices of the subject's input images: the input frame, then frames spread over
-    the first part of the video before the evaluation window (paper 6.3: a few images)."""
+def subject_images(video, input_index: int, n_images: int, exclude=()) -> list[int]:
+    """Frame indices of the subject's input images (paper 6.3): the input frame, then
+    ``n_images - 1`` frames spread evenly over the rest of the video (other views of the
+    turning subject), none of them in ``exclude`` (e.g. the evaluation targets)."""
     if n_images == 1:
         return [input_index]
-    step = max(1, len(video) // (4 * n_images))
-    return [min(len(video) - 1, input_index + k * step) for k in range(n_images)]
+    banned = set(exclude) | {input_index}
+    pool = [i for i in range(len(video)) if i not in banned]
+    if len(pool) < n_images - 1:
+        raise TrainingError(f"video {video.name!r} has too few frames outside the evaluation window for "
+                            f"subject.n_images={n_images}; lower it")
+    return [input_index] + [pool[int((k + 0.5) * len(pool) / (n_images - 1))] for k in range(n_images - 1)]
+
+
+def _check_images(idx: list[int], video, input_index: int, n_images: int) -> list[int]:
+    idx = [int(i) for i in idx]
+    if len(idx) != n_images or idx[0] != input_index or not all(0 <= i < len(video) for i in idx):
+        raise TrainingError(f"subject images {idx} must be {n_images} frame indices of video {video.name!r} "
+                            f"({len(video)} frames), the input frame {input_index} first (subject.n_images)")
+    return idx
 
 
 def subject(profile: Profile, video, input_index: int = 0, cache: Cache | None = None,
-            progress: bool = True) -> Artifact:
-    """Stage 2: finetune the stage-1 UNet + adapter on the subject's input image(s) (cached)."""
+            progress: bool = True, images: list[int] | None = None) -> Artifact:
+    """Stage 2: finetune the stage-1 UNet + adapter on the subject's input image(s) (cached).
+
+    ``images``: frame indices of the subject images (default ``subject_images``), input frame first.
+    """
     from ..data.images import video_to_tensor
     from ..data.pairs import SubjectDataset
     from ..data.pose import pose_maps, pose_window
@@ -112,10 +128,10 @@ def subject(profile: Profile, video, input_index: int = 0, cache: Cache | None =
     cache = cache or Cache()
     sub = profile.subject
     base_art = stage1(profile, cache, progress)
+    idx = _check_images(images or subject_images(video, input_index, sub.n_images), video, input_index, sub.n_images)
 
     def build(work: Path) -> dict:
         pipe = load_pipeline(base_art)
-        idx = subject_images(video, input_index, sub.n_images)
         frames = video_to_tensor(video.frames[idx])
         uv = pose_maps(video.iuv, latent_size(profile))
         windows = [pose_window(uv, i, profile.model.n_poses) for i in idx]
@@ -127,11 +143,11 @@ def subject(profile: Profile, video, input_index: int = 0, cache: Cache | None =
         summary = train(objective, collate(data), cfg, work / "train", progress=progress)
         return {**_finish(summary, pipe, work, work / "train"), "video": video.name, "images": idx}
 
-    return cache.artifact(profile, "subject", build, collective=True, video=video.name, input_index=input_index)
+    return cache.artifact(profile, "subject", build, collective=True, video=video.name, images=idx)
 
 
 def decoder(profile: Profile, video, input_index: int = 0, cache: Cache | None = None,
-            progress: bool = True) -> Artifact:
+            progress: bool = True, images: list[int] | None = None) -> Artifact:
     """VAE decoder finetuning on the subject image(s) after stage 2 (cached).
 
     With ``decoder.enabled = false`` (the Ours_No-VAE-FT ablation) this is the subject artifact.
@@ -140,14 +156,14 @@ def decoder(profile: Profile, video, input_index: int = 0, cache: Cache | None =
     from ..data.pairs import SubjectDataset
 
     cache = cache or Cache()
-    subject_art = subject(profile, video, input_index, cache, progress)
+    subject_art = subject(profile, video, input_index, cache, progress, images)
     if not profile.decoder.enabled:
         return subject_art
     dec = profile.decoder
+    idx = subject_art.manifest["images"]
 
     def build(work: Path) -> dict:
         pipe = load_pipeline(subject_art)
-        idx = subject_images(video, input_index, profile.subject.n_images)
         frames = list(video_to_tensor(video.frames[idx]))
         dummy_pose = [torch.zeros(2, 1, 1) for _ in idx]  # the decoder sees images only
         data = SubjectDataset(frames, dummy_pose, length=dec.steps * dec.batch_size, seed=profile.seed,
@@ -158,4 +174,4 @@ def decoder(profile: Profile, video, input_index: int = 0, cache: Cache | None =
         summary = train(objective, collate(data), cfg, work / "train", progress=progress)
         return {**_finish(summary, pipe, work, work / "train"), "video": video.name, "images": idx}
 
-    return cache.artifact(profile, "decoder", build, collective=True, video=video.name, input_index=input_index)
+    return cache.artifact(profile, "decoder", build, collective=True, video=video.name, images=idx)
