@@ -60,6 +60,14 @@ def test_compare_and_report_effects():
     assert not compare("t", "tie", "a", 0.5, "b", 0.5, True).holds
     md = report_effects([e1, e2, e3])
     lines = md.strip().splitlines()
-    assert lines[0] == "| effect | claim | metric | values | holds | detail |" and len(lines) == 5
+    assert lines[0] == "| effect | claim | metric | values | holds | beyond noise | detail |" and len(lines) == 5
     assert "| yes |" in lines[2] and "5-pose: 0.0100 ± 0.0020" in lines[2]
     assert "| **no** |" in lines[3] and "| **no** |" in lines[4]
+
+
+def test_paired_differences_tell_an_effect_from_noise():
+    clear = compare("e", "a < b", "a", 0.10, "b", 0.20, False, "L1", paired=[-0.1, -0.11, -0.09])
+    noisy = compare("e", "a < b", "a", 0.10, "b", 0.101, False, "L1", paired=[-0.05, 0.04, -0.002])
+    assert clear.holds and clear.beyond_noise and noisy.holds and noisy.beyond_noise is False
+    assert compare("e", "c", "a", 0.1, "b", 0.2, False, "L1").beyond_noise is None
+    assert "no (within noise)" in report_effects([noisy]) and "SE" in noisy.detail

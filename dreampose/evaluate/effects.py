@@ -1,7 +1,8 @@
 """The seven effects of DESIGN.md ("Effects the tiny run must show"), measured on this run.
 
 Each effect compares two measured values on one metric fixed in advance (never chosen
-after looking at the numbers) and says whether the paper's claim holds here:
+after looking at the numbers) and says whether the paper's claim holds here, and whether the
+paired per-video difference is beyond noise (more than two standard errors):
 
 1. zero-init surgery     max |UNet'(z ⊕ c_p) - UNet(z)| and |A(c_CLIP, c_VAE) - A_CLIP(c_CLIP)| at init
 2. CLIP+VAE vs CLIP      L1 of Ours_Full vs Ours_CLIP
@@ -110,6 +111,14 @@ def guidance_effect(sweep: dict) -> Effect:
                   values, holds, detail)
 
 
+def paired_differences(a: Result, b: Result, metric: str) -> list[float]:
+    """Per-video a - b on the videos both results scored (a paired comparison removes the
+    variation between videos, which dominates the std of each row)."""
+    common = [v for v in a.per_video if v in b.per_video]
+    vals = [(a.per_video[v][metric], b.per_video[v][metric]) for v in common]
+    return [float(x) - float(y) for x, y in vals if not isinstance(x, str) and not isinstance(y, str)]
+
+
 def measure_effects(ablations: dict[str, Result], zero_init: dict[str, float], sweep: dict | None = None,
                     more_images: Result | None = None) -> list[Effect]:
     """The seven effects from the ablation results, the zero-init check, the sweep and the n_images run."""
@@ -119,7 +128,7 @@ def measure_effects(ablations: dict[str, Result], zero_init: dict[str, float], s
 
     def claim(name, text, a, b, metric, higher):
         effects.append(compare(name, text, a, ablations[a].summary(metric), b, ablations[b].summary(metric),
-                               higher, metric))
+                               higher, metric, paired_differences(ablations[a], ablations[b], metric)))
 
     claim("2. CLIP+VAE vs CLIP", "the VAE branch improves fidelity", FULL, CLIP, "L1", False)
     claim("3. decoder finetuning", "finetuning the VAE decoder sharpens detail", FULL, NO_VAE_FT, "PSNR", True)
@@ -130,5 +139,6 @@ def measure_effects(ablations: dict[str, Result], zero_init: dict[str, float], s
     if more_images is not None:
         effects.append(compare("7. more input images", "several input images help (6.3)",
                                f"{MORE_IMAGES} images", more_images.summary("L1"), "1 image",
-                               ablations[FULL].summary("L1"), False, "L1"))
+                               ablations[FULL].summary("L1"), False, "L1",
+                               paired_differences(more_images, ablations[FULL], "L1")))
     return effects

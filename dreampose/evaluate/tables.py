@@ -142,6 +142,7 @@ class Effect:
     values: dict[str, object] = field(default_factory=dict)  # label -> float, (mean, std) or n/a string
     holds: bool = False
     detail: str = ""
+    beyond_noise: bool | None = None  # paired difference over videos > 2 standard errors (None: not tested)
 
 
 def _mean(value) -> float | None:
@@ -152,8 +153,12 @@ def _mean(value) -> float | None:
 
 
 def compare(name: str, claim: str, a_label: str, a_value, b_label: str, b_value, higher_is_better: bool,
-            metric: str = "") -> Effect:
-    """The claim "``a`` beats ``b`` on ``metric``" checked on two values (floats or (mean, std))."""
+            metric: str = "", paired: Sequence[float] | None = None) -> Effect:
+    """The claim "``a`` beats ``b`` on ``metric``" checked on two values (floats or (mean, std)).
+
+    ``paired``: per-video differences a - b (same videos); the effect is ``beyond_noise`` when
+    their mean exceeds two standard errors, so a tiny difference is not sold as an effect.
+    """
     a, b = _mean(a_value), _mean(b_value)
     values = {a_label: a_value, b_label: b_value}
     if a is None or b is None:
@@ -162,14 +167,22 @@ def compare(name: str, claim: str, a_label: str, a_value, b_label: str, b_value,
     word = "higher" if higher_is_better else "lower"
     detail = (f"{a_label} {_fmt(metric, a_value)} vs {b_label} {_fmt(metric, b_value)} "
               f"({word} is better; difference {a - b:+.4g})")
-    return Effect(name, claim, metric, values, holds, detail)
+    beyond = None
+    diffs = [d for d in (paired or []) if math.isfinite(d)]
+    if len(diffs) >= 2:
+        mean = sum(diffs) / len(diffs)
+        se = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1) / len(diffs))
+        beyond = abs(mean) > 2 * se
+        detail += f"; paired over {len(diffs)} videos {mean:+.4g} ± {se:.2g} (SE)"
+    return Effect(name, claim, metric, values, holds, detail, beyond)
 
 
 def report_effects(effects: Sequence[Effect]) -> str:
-    """Markdown table of effects: claim, metric, values, holds (yes / **no**), detail."""
-    lines = ["| effect | claim | metric | values | holds | detail |", "|---|---|---|---|---|---|"]
+    """Markdown table of effects: claim, metric, values, holds (yes / **no**), beyond noise, detail."""
+    lines = ["| effect | claim | metric | values | holds | beyond noise | detail |", "|---|---|---|---|---|---|---|"]
+    noise = {True: "yes", False: "no (within noise)", None: "n/a"}
     for e in effects:
         vals = "; ".join(f"{k}: {_fmt(e.metric, v)}" for k, v in e.values.items())
         lines.append(f"| {e.name} | {e.claim} | {e.metric} | {vals} | {'yes' if e.holds else '**no**'} | "
-                     f"{e.detail} |")
+                     f"{noise[e.beyond_noise]} | {e.detail} |")
     return "\n".join(lines) + "\n"
