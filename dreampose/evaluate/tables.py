@@ -88,9 +88,21 @@ def _header(metric: str) -> str:
 
 
 def markdown_table(rows: Sequence[dict]) -> str:
+    """A Markdown table; "n/a: <reason>" cells read "n/a" with the reasons listed below the table."""
     cols = _columns(rows)
+    reasons: dict[str, None] = {}
+
+    def cell(c, v):
+        text = _fmt(c, v)
+        if text.startswith("n/a: "):
+            reasons[f"{c}: {text[5:]}"] = None
+            return "n/a"
+        return text
+
     lines = ["| method | " + " | ".join(_header(c) for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    lines += ["| " + " | ".join([str(r["method"])] + [_fmt(c, r.get(c)) for c in cols]) + " |" for r in rows]
+    lines += ["| " + " | ".join([str(r["method"])] + [cell(c, r.get(c)) for c in cols]) + " |" for r in rows]
+    if reasons:
+        lines += ["", "n/a: " + "; ".join(reasons) + "."]
     return "\n".join(lines)
 
 
