@@ -8,7 +8,7 @@ PROFILE ?= tiny
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: reproduce test venv bench base-weights clean-cache notebooks
+.PHONY: reproduce test venv bench base-weights clean-cache notebooks doctor
 
 venv: $(VENV)/.installed
 
@@ -22,8 +22,14 @@ $(VENV)/.installed: pyproject.toml
 reproduce: venv
 	$(BIN)/dreampose reproduce --profile $(PROFILE)
 
+notebooks: venv  ## execute notebooks/ with papermill (up-to-date ones are skipped; NB="01 02" picks some)
+	$(BIN)/python -m dreampose.run_notebooks --profile $(PROFILE) $(NB)
+
 test: venv
 	$(BIN)/python -m pytest
+
+doctor: venv
+	$(BIN)/dreampose doctor
 
 clean-cache:
 	rm -rf .cache/dreampose

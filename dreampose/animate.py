@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from .cache import MANIFEST, Cache
@@ -118,6 +119,9 @@ def run(args: argparse.Namespace) -> Path:
     out = Path(args.out)
     if out.suffix.lower() not in VIDEO_SUFFIXES:  # fail before the (slow) sampling
         raise ValueError(f"--out {out}: name the video .mp4 or .gif")
+    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+        state = "does not exist" if not out.parent.is_dir() else "is not writable"
+        raise ValueError(f"--out {out}: the folder {out.parent} {state}; create it or choose another --out")
     poses = read_pose_sequence(args.poses)
     model_dir = resolve_model_dir(args.model) if args.model else default_model_dir(profile)
     height, width = pick(args.height, profile.data.height), pick(args.width, profile.data.width)

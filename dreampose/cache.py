@@ -15,10 +15,12 @@ so that no rank trains something alone while the others wait.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +29,9 @@ from typing import Any, Callable
 from . import __version__
 
 MANIFEST = "manifest.json"
+# Refuse to start an artifact with less free space than this in the cache (bytes; override with
+# $DREAMPOSE_MIN_FREE_MB). A full disk during the build is caught too (ENOSPC -> CacheError).
+MIN_FREE_BYTES = 256 * 2**20
 
 
 class CacheError(RuntimeError):
@@ -94,7 +99,25 @@ class Cache:
             data = json.loads(manifest.read_text())
         except json.JSONDecodeError as err:
             raise CacheError(f"damaged manifest {manifest} ({err}); delete {path} to rebuild it") from None
+        version = data.get("package_version")
+        if version is not None and version != __version__:
+            # Policy: warn and use. The key already hashes every setting the stage depends on, so
+            # only code changes between versions can differ; retraining on every version bump would
+            # waste hours. Delete the folder to rebuild it with this version.
+            warnings.warn(f"the {stage!r} artifact {path} was made by dreampose {version}, this is {__version__}; "
+                          f"using it anyway (delete the folder to rebuild it)", stacklevel=2)
         return Artifact(stage, key, path, data, loaded=True)
+
+    def check_free_space(self, stage: str) -> None:
+        """CacheError if the cache's disk has less than MIN_FREE_BYTES (or $DREAMPOSE_MIN_FREE_MB) free."""
+        need = int(float(os.environ.get("DREAMPOSE_MIN_FREE_MB", MIN_FREE_BYTES / 2**20)) * 2**20)
+        probe = self.root
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        free = shutil.disk_usage(probe).free
+        if free < need:
+            raise CacheError(f"only {free / 2**20:.0f} MB free at {self.root}, the {stage!r} artifact needs at least "
+                             f"{need / 2**20:.0f} MB; free some space or set DREAMPOSE_CACHE to a larger disk")
 
     def get_or_build(
         self,
@@ -112,6 +135,12 @@ class Cache:
         """
         found = self.find(stage, key)
         if found is not None:
+            stored = found.manifest.get("settings")
+            wanted = json.loads(json.dumps(settings or {}, sort_keys=True, default=str))
+            if settings and stored and stored != wanted:
+                diff = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+                raise CacheError(f"the {stage!r} artifact {found.path} was built with other settings than its key "
+                                 f"says (differs in: {', '.join(diff)}); delete {found.path} to rebuild it")
             return found
         if is_distributed() and not collective:
             raise CacheError(
@@ -128,8 +157,16 @@ class Cache:
                 f"cannot write the cache at {self.root} ({err.strerror}); "
                 "set DREAMPOSE_CACHE to a writable folder"
             ) from None
+        self.check_free_space(stage)
         start = time.perf_counter()
-        extra = build(work) or {}
+        try:
+            extra = build(work) or {}
+        except OSError as err:
+            if err.errno != errno.ENOSPC:
+                raise
+            raise CacheError(f"the disk is full (no space left on device) while building the {stage!r} artifact in "
+                             f"{work}; free some space or set DREAMPOSE_CACHE to a larger disk, then rerun: "
+                             "finished checkpoints are kept and the stage resumes") from None
         if not is_main_process():  # other ranks of `accelerate launch` train; rank 0 finalises
             _wait_for_everyone()
             return self.find(stage, key)  # type: ignore[return-value]

@@ -75,6 +75,15 @@ def cmd_reproduce(args) -> None:
     reproduce.run(_profile(args), figures_dir=args.figures, imported=_imported(args.imports))
 
 
+def cmd_doctor(args) -> None:
+    """Check the environment (python, torch, threads, cache, base model, ffmpeg) and print what to fix."""
+    from .doctor import run_checks
+
+    code = run_checks(args.profile)
+    if code:
+        raise SystemExit(code)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dreampose", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -85,10 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
         ("base", cmd_base, "pretrain or load the base model and report its quality"),
         ("evaluate", cmd_evaluate, "finetune and score DreamPose, its ablations and the baselines; write the tables"),
         ("config", cmd_config, "print the resolved profile and the stage cache keys"),
+        ("doctor", cmd_doctor, "check the environment (torch, threads, cache, base model, ffmpeg) and print fixes"),
     ]:
         p = sub.add_parser(name, help=help_, description=help_)
         _profile_args(p)
-        if name != "config":
+        if name not in ("config", "doctor"):
             p.add_argument("--figures", default="figures", help="folder for figures and tables (default figures/)")
         if name in ("reproduce", "evaluate"):
             p.add_argument("--import", dest="imports", action="append", default=[], metavar="LABEL=FOLDER",

@@ -95,6 +95,10 @@ def as_pose_windows(poses, latent_size: tuple[int, int], n_poses: int) -> torch.
         uv = check_pose_maps(torch.from_numpy(poses) if isinstance(poses, np.ndarray) else poses)
         _warn_if_stretched(tuple(uv.shape[-2:]), latent_size)
         uv = resize_uv(uv.float(), latent_size)
+    if len(uv) < n_poses:
+        warnings.warn(f"only {len(uv)} poses for a window of {n_poses}: the window of every frame repeats the "
+                      "nearest pose at the sequence ends (as at the start and end of any video); give at least "
+                      f"{n_poses} poses for full pose windows", stacklevel=2)
     return pose_windows(uv, n_poses)
 
 

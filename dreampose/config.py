@@ -292,9 +292,20 @@ def validate(p: Profile) -> None:
         "sample.steps": p.sample.steps, "sample.frames_per_batch": p.sample.frames_per_batch,
         "base.batch_size": p.base.batch_size, "base.lr": p.base.lr,
     }
+    if p.stage1.epochs <= 0:  # steps count only when epochs does not set them
+        positive["stage1.steps"] = p.stage1.steps
     for key, value in positive.items():
         if not value > 0:
             raise ConfigError(f"{key} must be > 0, got {value}")
+    non_negative = {
+        "stage1.epochs": p.stage1.epochs, "stage1.checkpoint_every": p.stage1.checkpoint_every,
+        "subject.checkpoint_every": p.subject.checkpoint_every,
+        "decoder.checkpoint_every": p.decoder.checkpoint_every, "base.vae_steps": p.base.vae_steps,
+        "base.clip_steps": p.base.clip_steps, "base.unet_steps": p.base.unet_steps,
+    }
+    for key, value in non_negative.items():
+        if not value >= 0:
+            raise ConfigError(f"{key} must be >= 0, got {value}")
     for key in ("stage1.image_dropout", "stage1.pose_dropout", "base.caption_dropout"):
         section, name = key.split(".")
         value = getattr(getattr(p, section), name)

@@ -65,7 +65,7 @@ def test_stage_hash_depends_only_on_the_stage_settings():
     for stage in ("data", "base", "stage1", "subject", "decoder"):
         assert a.stage_hash(stage) == b.stage_hash(stage)
     assert a.stage_hash("evaluate") != b.stage_hash("evaluate")
-    c = load_profile("tiny", ["stage1.lr=1e-4"])
+    c = load_profile("tiny", ["stage1.lr=3e-4"])
     assert a.stage_hash("base") == c.stage_hash("base")
     assert a.stage_hash("stage1") != c.stage_hash("stage1")
     assert a.stage_hash("data") != load_profile("tiny", ["seed=1"]).stage_hash("data")

@@ -80,6 +80,33 @@ def check_base_folder(path: str | Path, need_image_encoder: bool = True) -> None
     if missing:
         raise BaseModelError(f"base model folder {path} is incomplete, missing: {', '.join(missing)}; "
                              "delete the folder to retrain it, or point base.pretrained at a complete checkpoint")
+    for weights in sorted(path.glob("*/*.safetensors")):
+        check_safetensors(weights)
+
+
+def check_safetensors(path: str | Path) -> None:
+    """Raise BaseModelError if a .safetensors file is truncated or not safetensors at all.
+
+    Reads only the header (8-byte length + JSON) and compares the largest tensor end offset
+    with the file size, so a half-copied or half-downloaded checkpoint is named before
+    torch or safetensors fail deep inside ``from_pretrained``.
+    """
+    path = Path(path)
+    fix = ("delete the base model folder to rebuild it (`dreampose base`), or download/copy the checkpoint again")
+    size = path.stat().st_size
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            n = int.from_bytes(head, "little") if len(head) == 8 else -1
+            if n < 2 or 8 + n > size:
+                raise ValueError("no complete header")
+            header = json.loads(fh.read(n))
+        end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
+    except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError) as err:
+        raise BaseModelError(f"weight file {path} is not a readable safetensors file ({err}); {fix}") from None
+    if 8 + n + end > size:
+        raise BaseModelError(f"weight file {path} is truncated: {size} bytes, but its header needs {8 + n + end}; "
+                             f"{fix}")
 
 
 def _check_image_encoder_folder(path: Path) -> None:

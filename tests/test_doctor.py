@@ -1,0 +1,103 @@
+"""`dreampose doctor`: one OK/FIX/NOTE line per check, non-zero exit only on real problems."""
+import io
+import os
+
+import pytest
+
+from dreampose import doctor
+from dreampose.cli import main
+
+
+def run(monkeypatch, **patches) -> tuple[int, str]:
+    for name, value in patches.items():
+        monkeypatch.setattr(doctor, name, value)
+    out = io.StringIO()
+    code = doctor.run_checks("tiny", out=out)
+    return code, out.getvalue()
+
+
+def fake(name, ok, message="x", fatal=True):
+    return lambda *a: doctor.Check(name, ok, message, fatal)
+
+
+def test_every_check_prints_one_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("DREAMPOSE_CACHE", str(tmp_path / "cache"))
+    code, text = run(monkeypatch)
+    lines = text.strip().splitlines()
+    assert len(lines) == len(doctor.CHECKS) + 1
+    assert all(line[:4] in ("OK  ", "FIX ", "NOTE") for line in lines[:-1])
+    # the private cache holds no base model: a FIX line with the command that builds it
+    assert "run `dreampose base`" in text and code == 1
+    assert not (tmp_path / "cache" / "base").exists()  # looked up, never built
+
+
+def test_clean_environment_exits_zero(monkeypatch):
+    base_ok = lambda *a: doctor.Check("base model", True, "found")  # noqa: E731
+    monkeypatch.setattr(doctor, "CHECKS", tuple(base_ok if c is doctor.check_base_model else c for c in doctor.CHECKS))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    code, text = run(monkeypatch)
+    assert code == 0 and text.strip().endswith("all good"), text
+
+
+def test_wrong_torch_and_torchvision_are_fixes(monkeypatch):
+    versions = {"torch": "2.1.0", "torchvision": "0.16.0"}
+    monkeypatch.setattr(doctor, "_version", lambda d: versions.get(d))
+    assert not doctor.check_torch().ok and "2.13.0" in doctor.check_torch().message
+    tv = doctor.check_no_torchvision()
+    assert not tv.ok and tv.fatal and "pip uninstall -y torchvision" in tv.message
+    monkeypatch.setattr(doctor, "_version", lambda d: None)
+    assert "not installed" in doctor.check_torch().message
+
+
+def test_unwritable_cache_is_a_fix(monkeypatch, tmp_path):
+    if os.geteuid() == 0:
+        blocker = tmp_path / "file"
+        blocker.write_text("not a folder")
+        monkeypatch.setenv("DREAMPOSE_CACHE", str(blocker / "cache"))  # a path under a file: never writable
+    else:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        monkeypatch.setenv("DREAMPOSE_CACHE", str(ro / "cache"))
+    result = doctor.check_cache()
+    assert not result.ok and result.fatal and "DREAMPOSE_CACHE" in result.message
+
+
+def test_threads_ffmpeg_offline_are_notes(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 64)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    threads = doctor.check_threads()
+    assert not threads.ok and not threads.fatal and "OMP_NUM_THREADS=2" in threads.message
+    import imageio_ffmpeg
+
+    def no_ffmpeg():
+        raise RuntimeError("no ffmpeg exe could be found")
+
+    monkeypatch.setattr(imageio_ffmpeg, "get_ffmpeg_exe", no_ffmpeg)
+    ff = doctor.check_ffmpeg()
+    assert not ff.ok and not ff.fatal and ".gif" in ff.message
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert not doctor.check_offline().ok
+    code, text = run(monkeypatch, CHECKS=(doctor.check_threads, doctor.check_ffmpeg, doctor.check_offline))
+    assert code == 0 and text.count("NOTE") == 3
+
+
+def test_a_crashing_check_is_reported_not_raised(monkeypatch):
+    def boom():
+        raise KeyError("oops")
+
+    code, text = run(monkeypatch, CHECKS=(boom,))
+    assert code == 1 and "check failed: KeyError" in text
+
+
+def test_cli_exit_code(monkeypatch, capsys):
+    monkeypatch.setattr(doctor, "CHECKS", (fake("torch", True),))
+    assert main(["doctor"]) == 0
+    monkeypatch.setattr(doctor, "CHECKS", (fake("torch", False, "wrong version"),))
+    with pytest.raises(SystemExit) as err:
+        main(["doctor"])
+    assert err.value.code == 1
+    assert "FIX  torch: wrong version" in capsys.readouterr().out
