@@ -1,0 +1,96 @@
+"""Figure panels on synthetic arrays: shapes, the numbers they plot, and files written."""
+import numpy as np
+import pytest
+
+from dreampose import panels
+from dreampose.evaluate.failures import FrameCase
+from dreampose.evaluate.metrics import temporal_l1
+from dreampose.evaluate.protocol import Result
+from dreampose.figures import save
+
+rng = np.random.default_rng(0)
+
+
+def frames(t=5, h=16, w=12):
+    return rng.integers(0, 256, (t, h, w, 3), dtype=np.uint8)
+
+
+def person_iuv(t=5, h=16, w=12):
+    iuv = np.zeros((t, h, w, 3), np.uint8)
+    iuv[:, 4:10, 3:7, 0] = 2  # torso front
+    iuv[:, 10:14, 3:7, 0] = 9  # upper leg
+    iuv[:, 4:8, 8:9, 0] = 15  # an arm
+    iuv[..., 1:] = 128
+    return iuv
+
+
+def test_garment_box_covers_the_garment_parts_with_padding():
+    iuv = person_iuv()[0]
+    assert panels.garment_box(iuv, pad=0.0, min_size=1) == (4, 3, 10, 4)
+    assert panels.garment_box(iuv, pad=0.0, min_size=8) == (4, 3, 10, 8)  # small boxes are widened
+    padded = panels.garment_box(iuv, pad=0.25)
+    assert padded[0] < 4 and padded[1] < 3 and padded[2] > 10
+    assert padded[0] + padded[2] <= 16 and padded[1] + padded[3] <= 12  # inside the frame
+    assert panels.garment_box(np.zeros_like(iuv)) == (0, 0, 16, 12)  # nobody: the whole frame
+
+
+def test_temporal_curves_match_the_temporal_metric():
+    truth, gen = frames(), frames()
+    curves = panels.temporal_curves(truth, {"m": gen})
+    assert curves["m"]["error"].shape == (4,) and np.all(curves["ground truth"]["error"] == 0)
+    assert curves["m"]["error"].mean() == pytest.approx(temporal_l1(gen, truth), abs=1e-6)
+    still = np.repeat(truth[:1], 5, 0)
+    assert np.all(panels.temporal_curves(truth, {"still": still})["still"]["change"] == 0)
+
+
+def test_xt_slice_and_body_row():
+    seq = frames()
+    assert panels.xt_slice(seq, 3).shape == (5, 12, 3)
+    assert np.array_equal(panels.xt_slice(seq, 3)[2], seq[2, 3])
+    assert 4 <= panels.body_row(person_iuv()) < 14
+
+
+def test_smooth_and_read_loss(tmp_path):
+    assert np.allclose(panels.smooth([1, 2, 3, 4], 1), [1, 2, 3, 4])
+    assert np.allclose(panels.smooth([1, 3, 5, 7], 2), [1, 2, 4, 6])
+    assert np.allclose(panels.smooth(np.full(9, 0.5), 4), 0.5)
+    path = tmp_path / "loss.csv"
+    path.write_text("step,loss,lr,seconds\n1,0.5,0.1,0.1\n2,0.25,0.1,0.2\n")
+    steps, loss = panels.read_loss(path)
+    assert steps.tolist() == [1, 2] and loss.tolist() == [0.5, 0.25]
+
+
+def _result(label, values):
+    per_video = {f"v{k}": {"L1": v, "SSIM": 1 - v, "VGG": "n/a"} for k, v in enumerate(values)}
+    return Result(label, ["L1", "SSIM", "VGG"], per_video, {})
+
+
+def test_every_panel_draws_and_saves(tmp_path):
+    truth, iuv = frames(), person_iuv()
+    methods = {"a": frames(), "b": frames()}
+    figs = {
+        "comparison": panels.comparison_panel(truth[0], truth, methods, iuv=iuv, frames=list(range(10, 15)), n_cols=3),
+        "several_inputs": panels.comparison_panel([truth[0], truth[1], truth[2], truth[3]], truth, methods),
+        "crops": panels.crops_panel(truth[:2], {"before": methods["a"][:2], "after": methods["b"][:2]},
+                                    [panels.garment_box(iuv[0])] * 2, frames=[3, 4]),
+        "temporal": panels.temporal_panel(truth, methods, iuv, frames=list(range(5))),
+        "loss": panels.loss_curves({"stage 1": (np.arange(1, 41), np.linspace(1, 0.1, 40))}, marks={"sample": 10}),
+        "bars": panels.metric_bars({"x": _result("x", [0.1, 0.2]), "y": _result("y", [0.3, 0.2])},
+                                   ["L1", "SSIM", "VGG"]),
+        "guidance": panels.guidance_panel({"scales": [1.0, 3.0], "iou": np.eye(2), "appearance": np.ones((2, 2)),
+                                           "frames": {(a, b): truth for a in (1.0, 3.0) for b in (1.0, 3.0)},
+                                           "ground_truth": truth}),
+        "failure": panels.failure_panel([FrameCase("v", 3, "worst L1", {}, truth[0], iuv[0], truth[1], truth[2])]),
+        "groups": panels.group_bars({"front": np.array([0.1, 0.2]), "back": np.array([0.3])}, "L1"),
+    }
+    assert len(figs["comparison"].axes) == 4 * 4  # (pose, truth, a, b) x (input + 3 frames)
+    assert len(figs["several_inputs"].axes) == 4 * 6  # 4 input images need 4 rows
+    assert len(figs["bars"].axes) == 2  # VGG (n/a) is skipped
+    for name, fig in figs.items():
+        assert save(fig, tmp_path / f"{name}.png").stat().st_size > 1000
+
+
+def test_error_map():
+    a = np.zeros((2, 2, 3), np.uint8)
+    b = np.full((2, 2, 3), 255, np.uint8)
+    assert np.allclose(panels.error_map(a, b), 1.0) and np.allclose(panels.error_map(a, a), 0.0)
