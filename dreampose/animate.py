@@ -122,12 +122,16 @@ def run(args: argparse.Namespace) -> Path:
     if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
         state = "does not exist" if not out.parent.is_dir() else "is not writable"
         raise ValueError(f"--out {out}: the folder {out.parent} {state}; create it or choose another --out")
-    poses = read_pose_sequence(args.poses)
-    model_dir = resolve_model_dir(args.model) if args.model else default_model_dir(profile)
+    for flag, value in (("--steps", pick(args.steps, sample.steps)), ("--fps", pick(args.fps, profile.data.fps)),
+                        ("--frames-per-batch", pick(args.frames_per_batch, sample.frames_per_batch))):
+        if not value > 0:
+            raise ValueError(f"{flag} must be positive, got {value}; leave it out to use the profile's value")
     height, width = pick(args.height, profile.data.height), pick(args.width, profile.data.width)
     if height <= 0 or width <= 0:
         raise ValueError(f"--height and --width must be positive, got {height}x{width}")
-    images = [load_image(path, size=(height, width)) for path in args.image]
+    poses = read_pose_sequence(args.poses)
+    images = [load_image(path, size=(height, width)) for path in args.image]  # bad images fail before the model
+    model_dir = resolve_model_dir(args.model) if args.model else default_model_dir(profile)
     pipe = DreamPosePipeline.from_pretrained(model_dir)
     pipe.scheduler = make_scheduler(args.scheduler or sample.scheduler, pipe.scheduler.config)
     if profile.device != "auto":

@@ -89,23 +89,27 @@ class Cache:
     def path(self, stage: str, key: str) -> Path:
         return self.root / stage / key
 
-    def find(self, stage: str, key: str) -> Artifact | None:
-        """A finished artifact, or None."""
-        path = self.path(stage, key)
+    def _read_manifest(self, path: Path) -> dict | None:
         manifest = path / MANIFEST
         if not manifest.is_file():
             return None
         try:
-            data = json.loads(manifest.read_text())
+            return json.loads(manifest.read_text())
         except json.JSONDecodeError as err:
             raise CacheError(f"damaged manifest {manifest} ({err}); delete {path} to rebuild it") from None
-        version = data.get("package_version")
-        if version is not None and version != __version__:
-            # Policy: warn and use. The key already hashes every setting the stage depends on, so
-            # only code changes between versions can differ; retraining on every version bump would
-            # waste hours. Delete the folder to rebuild it with this version.
-            warnings.warn(f"the {stage!r} artifact {path} was made by dreampose {version}, this is {__version__}; "
-                          f"using it anyway (delete the folder to rebuild it)", stacklevel=2)
+
+    def find(self, stage: str, key: str) -> Artifact | None:
+        """A finished artifact made by this package version, or None.
+
+        Policy for an artifact of another ``dreampose`` version: it is *stale* and rebuilt. The key
+        hashes the settings, not the code, so only the version tells that the code that made it may
+        differ; a reproduction must not mix results of two versions. ``get_or_build`` warns, builds
+        the new one beside it and swaps it in only when complete (a crash keeps the old one).
+        """
+        path = self.path(stage, key)
+        data = self._read_manifest(path)
+        if data is None or data.get("package_version", __version__) != __version__:
+            return None
         return Artifact(stage, key, path, data, loaded=True)
 
     def check_free_space(self, stage: str) -> None:
@@ -150,6 +154,16 @@ class Cache:
             )
         final = self.path(stage, key)
         work = final.with_name(final.name + ".partial")
+        stale = self._read_manifest(final)
+        if stale is not None:
+            warnings.warn(f"the {stage!r} artifact {final} was made by dreampose {stale.get('package_version')}, this "
+                          f"is {__version__}: rebuilding it (the old one is replaced once the new one is complete)",
+                          stacklevel=3)
+        done = self._read_manifest(work) if work.is_dir() and not is_distributed() else None
+        if done is not None and done.get("package_version") == __version__ and done.get("key") == key:
+            # built completely, then killed before the rename: finish the commit instead of rebuilding
+            return Artifact(stage, key, final, done, loaded=True) if self._commit(work, final) else \
+                self.find(stage, key)  # type: ignore[return-value]
         try:
             work.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -180,18 +194,39 @@ class Cache:
             **extra,
         }
         write_json_atomic(work / MANIFEST, manifest)
-        try:
-            os.rename(work, final)
-        except OSError:
-            if not (final / MANIFEST).is_file():  # lost a race only if the winner finished
-                raise
-            shutil.rmtree(work, ignore_errors=True)
-            found = self.find(stage, key)
-        else:
-            found = Artifact(stage, key, final, manifest, loaded=False)
+        found = Artifact(stage, key, final, manifest, loaded=False) if self._commit(work, final) else \
+            self.find(stage, key)
         if is_distributed():
             _wait_for_everyone()  # the other ranks read the artifact only once it is final
         return found  # type: ignore[return-value]
+
+    @staticmethod
+    def _commit(work: Path, final: Path) -> bool:
+        """Rename the finished ``work`` folder to ``final``; True if this call put it there.
+
+        A stale ``final`` (another package version) is moved aside first and removed after.
+        False if another process finished the same artifact first (``work`` is dropped).
+        """
+        old = final.with_name(final.name + ".stale")
+        try:
+            os.rename(work, final)
+            return True
+        except OSError:
+            if not final.exists():
+                raise
+            try:
+                data = json.loads((final / MANIFEST).read_text())
+            except (OSError, ValueError):
+                raise CacheError(f"cannot finish the artifact {final}: the folder exists without a manifest; "
+                                 f"delete {final} and rerun") from None
+            if data.get("package_version") == __version__:  # lost a race: the winner's copy stays
+                shutil.rmtree(work, ignore_errors=True)
+                return False
+            shutil.rmtree(old, ignore_errors=True)
+            os.rename(final, old)
+            os.rename(work, final)
+            shutil.rmtree(old, ignore_errors=True)
+            return True
 
     def artifact(self, profile, stage: str, build: Callable[[Path], dict | None], *,
                  collective: bool = False, **extra: Any) -> Artifact:

@@ -73,6 +73,8 @@ def check_iuv(iuv: np.ndarray, what: str = "IUV poses") -> np.ndarray:
                         "UV maps are accepted as float (T, 2, H, W) in [-1, 1]")
     if len(iuv) == 0:
         raise DataError(f"{what}: the pose sequence is empty, give at least one pose")
+    if 0 in iuv.shape[1:3]:
+        raise DataError(f"{what} have no pixels (size {iuv.shape[2]}x{iuv.shape[1]}); give non-empty IUV images")
     if iuv[..., 0].max() > 24:
         raise DataError(f"{what} look like plain pictures, not DensePose IUV (channel 0, the part index, goes "
                         f"up to {iuv[..., 0].max()}, above 24); run DensePose on the driving video first "
@@ -92,7 +94,10 @@ def as_pose_windows(poses, latent_size: tuple[int, int], n_poses: int) -> torch.
         _warn_if_stretched(check_iuv(poses).shape[1:3], latent_size)
         uv = pose_maps(poses, latent_size)
     else:
-        uv = check_pose_maps(torch.from_numpy(poses) if isinstance(poses, np.ndarray) else poses)
+        uv = torch.from_numpy(poses) if isinstance(poses, np.ndarray) else poses
+        if isinstance(uv, torch.Tensor) and uv.ndim == 4 and len(uv) and 0 in uv.shape[-2:]:
+            raise DataError(f"pose maps have no pixels (shape {tuple(uv.shape)}); give (T, 2, H, W) with H, W > 0")
+        uv = check_pose_maps(uv)
         _warn_if_stretched(tuple(uv.shape[-2:]), latent_size)
         uv = resize_uv(uv.float(), latent_size)
     if len(uv) < n_poses:

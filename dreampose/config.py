@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -261,6 +262,8 @@ def load_profile(name: str = "tiny", overrides: list[str] | dict[str, Any] | Non
     """Load a profile by name (or a path to a YAML file) and apply overrides."""
     path = Path(name)
     if not (path.suffix in {".yaml", ".yml"} and path.exists()):
+        if path.suffix in {".yaml", ".yml"}:
+            raise ConfigError(f"profile file {path} does not exist; check the path, or use one of {', '.join(PROFILES)}")
         if name not in PROFILES:
             raise ConfigError(f"unknown profile {name!r}; valid profiles: {', '.join(PROFILES)} (or a .yaml path)")
         path = PROFILE_DIR / f"{name}.yaml"
@@ -268,6 +271,9 @@ def load_profile(name: str = "tiny", overrides: list[str] | dict[str, Any] | Non
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise ConfigError(f"{path} is not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must be a YAML mapping of settings (section: {{key: value}}), got a "
+                          f"{type(raw).__name__}; start from dreampose/profiles/tiny.yaml")
     profile = Profile()
     for key, value in raw.items():
         set_value(profile, key, value)
@@ -295,8 +301,8 @@ def validate(p: Profile) -> None:
     if p.stage1.epochs <= 0:  # steps count only when epochs does not set them
         positive["stage1.steps"] = p.stage1.steps
     for key, value in positive.items():
-        if not value > 0:
-            raise ConfigError(f"{key} must be > 0, got {value}")
+        if not (value > 0 and math.isfinite(value)):
+            raise ConfigError(f"{key} must be > 0, got {value}; set a positive finite number (--set {key}=<value>)")
     non_negative = {
         "stage1.epochs": p.stage1.epochs, "stage1.checkpoint_every": p.stage1.checkpoint_every,
         "subject.checkpoint_every": p.subject.checkpoint_every,
@@ -305,7 +311,7 @@ def validate(p: Profile) -> None:
     }
     for key, value in non_negative.items():
         if not value >= 0:
-            raise ConfigError(f"{key} must be >= 0, got {value}")
+            raise ConfigError(f"{key} must be >= 0, got {value}; set 0 or more (--set {key}=<value>)")
     for key in ("stage1.image_dropout", "stage1.pose_dropout", "base.caption_dropout"):
         section, name = key.split(".")
         value = getattr(getattr(p, section), name)
@@ -319,7 +325,13 @@ def validate(p: Profile) -> None:
     for key in ("sample.image_guidance_scale", "sample.pose_guidance_scale"):
         value = getattr(p.sample, key.split(".")[1])
         if value != value or value in (float("inf"), float("-inf")):
-            raise ConfigError(f"{key} must be a finite number, got {value}")
+            raise ConfigError(f"{key} must be a finite number, got {value}; e.g. --set {key}=3 (paper: s_I 8, s_p 3)")
+    if p.seed < 0:
+        raise ConfigError(f"seed must be >= 0 (numpy seeds are non-negative), got {p.seed}; e.g. --set seed=0")
+    f = p.base.latent_downsample
+    if f > 0 and (p.data.width % f or p.data.height % f):
+        raise ConfigError(f"data.width and data.height must be multiples of base.latent_downsample={f} (the VAE's "
+                          f"downsampling), got {p.data.width}x{p.data.height}; round them to a multiple of {f}")
     if p.data.min_seconds > p.data.max_seconds:
         raise ConfigError("data.min_seconds must be <= data.max_seconds")
     if not 0.0 < p.subject.crop_scale <= 1.0:

@@ -113,21 +113,33 @@ def check_base_model(profile_name: str = "tiny") -> Check:
         return Check("base model", False, str(err))
     if found is None:
         flag = "" if profile_name == "tiny" else f" --profile {profile_name}"
-        return Check("base model", False, f"the {profile_name} base model is not in the cache {cache.root}; "
-                                          f"run `dreampose base{flag}` (or `make reproduce`)")
+        make = "" if profile_name == "tiny" else f"PROFILE={profile_name} "
+        where = cache.path("base", profile.stage_hash("base"))
+        why = (f"was made by another dreampose version (stale: {where})" if (where / "manifest.json").is_file()
+               else f"is not in the cache {cache.root}")
+        return Check("base model", False, f"the {profile_name} base model {why}; "
+                                          f"run `dreampose base{flag}` (or `{make}make reproduce`)")
     return Check("base model", True, f"{profile_name} base at {found.path}")
 
 
 def check_ffmpeg() -> Check:
-    """mp4 output goes through imageio-ffmpeg's bundled binary (or one on PATH); .gif always works."""
+    """mp4 output is H.264 through imageio-ffmpeg's ffmpeg (its bundled binary, $IMAGEIO_FFMPEG_EXE or
+    one on PATH); .gif always works (Pillow)."""
+    import subprocess
+
     try:
         import imageio_ffmpeg
 
         exe = imageio_ffmpeg.get_ffmpeg_exe()
-    except Exception as err:  # ImportError, or RuntimeError when no binary is found
-        return Check("ffmpeg", False, f"not available ({type(err).__name__}); .mp4 output needs it: "
+        encoders = subprocess.run([exe, "-hide_banner", "-encoders"], capture_output=True, text=True,
+                                  timeout=30).stdout
+    except Exception as err:  # ImportError, RuntimeError (no binary), OSError (cannot run it), timeout
+        return Check("ffmpeg", False, f"not available ({type(err).__name__}: {err}); .mp4 output needs it: "
                                       "`pip install imageio-ffmpeg` (or write .gif)", fatal=False)
-    return Check("ffmpeg", True, f"{exe} (mp4 output)")
+    if "libx264" not in encoders:
+        return Check("ffmpeg", False, f"{exe} has no libx264 encoder, so .mp4 output fails; "
+                                      "`pip install -U imageio-ffmpeg` (bundles one) or write .gif", fatal=False)
+    return Check("ffmpeg", True, f"{exe} with libx264 (.mp4 output)")
 
 
 def check_offline() -> Check:

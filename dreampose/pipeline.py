@@ -14,6 +14,7 @@ the paper; any diffusers scheduler can be swapped in, see `make_scheduler`).
 from __future__ import annotations
 
 import copy
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,10 +149,19 @@ class DreamPosePipeline(DiffusionPipeline):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if output_type not in ("pil", "np", "pt"):
             raise ValueError(f"output_type must be 'pil', 'np' or 'pt', got {output_type!r}")
-        h, w = height or self.image_size[0], width or self.image_size[1]
+        max_steps = getattr(self.scheduler.config, "num_train_timesteps", None) or num_inference_steps
+        if num_inference_steps > max_steps:
+            raise ValueError(f"num_inference_steps={num_inference_steps} exceeds the scheduler's {max_steps} training "
+                             f"timesteps; use at most {max_steps} (paper: 100)")
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}; "
+                             "pass torch.Generator().manual_seed(seed)")
+        h = self.image_size[0] if height is None else height
+        w = self.image_size[1] if width is None else width
         f = self.latent_factor
-        if h % f or w % f:
-            raise ValueError(f"height and width must be multiples of {f} (the VAE's downsampling), got {h}x{w}")
+        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 and not v % f for v in (h, w)):
+            raise ValueError(f"height and width must be positive multiples of {f} (the VAE's downsampling), "
+                             f"got {h!r}x{w!r}")
         images = as_image_batch(image, (h, w))
         c_p = as_pose_windows(poses, (h // f, w // f), self.n_poses)
         if frames is not None:
@@ -166,6 +176,8 @@ class DreamPosePipeline(DiffusionPipeline):
         elif tuple(latents.shape) != shape:
             raise ValueError(f"latents must have shape {shape} (frames, channels, height/{f}, width/{f}), "
                              f"got {tuple(latents.shape)}")
+        elif not torch.isfinite(latents).all():
+            raise ValueError("latents contain NaN or inf; pass finite initial noise (or none, to draw it)")
         device, dtype = self.unet.device, self.unet.dtype
         c_image = self.encode_image_condition(images).to(device, dtype)  # once per call
         c_image = c_image.reshape(1, -1, c_image.shape[-1])  # K views -> K * N tokens

@@ -1,10 +1,12 @@
-"""Every bad input of docs/reliability.md, one row each: it fails early with an error (or, where the
-input can be converted, a warning) that names the problem and the fix, never a deep torch trace.
+"""Every bad input of the README's table ("Bad input and what you are told"), one row each: it fails
+early with an error (or, where the input can be converted, a warning) that names the problem and
+the fix, never a deep torch trace.
 
 A row is ``(id, trigger, expected, pattern)``: ``trigger(tmp_path, monkeypatch)`` feeds the bad
 input; ``expected`` is the exception (or Warning subclass) and ``pattern`` a regex its message must
-match. The ids are the first column of the table in docs/reliability.md.
+match. The ids are the last column of the README's table.
 """
+import functools
 import json
 import math
 import warnings
@@ -86,6 +88,11 @@ def _(tmp, mp):
     as_image_batch(torch.rand(3, 16, 16) * 255, (16, 16))
 
 
+@row("image-empty", DataError, r"the image has no pixels \(0x0\); give a picture of the person")
+def _(tmp, mp):
+    load_image(np.zeros((0, 0, 3), np.uint8), size=(16, 16))
+
+
 # -- poses --------------------------------------------------------------------------------------
 @row("pose-dir-empty", DataError, r"holds no png files; put one DensePose IUV png per frame")
 def _(tmp, mp):
@@ -128,6 +135,11 @@ def _(tmp, mp):
 @row("pose-empty", DataError, r"empty")
 def _(tmp, mp):
     as_pose_windows(torch.zeros(0, 2, 8, 8), (8, 8), 5)
+
+
+@row("pose-no-pixels", DataError, r"pose maps have no pixels \(shape \(2, 2, 0, 0\)\); give \(T, 2, H, W\) with H, W > 0")
+def _(tmp, mp):
+    as_pose_windows(torch.zeros(2, 2, 0, 0), (8, 8), 5)
 
 
 @row("pose-is-a-picture", DataError, r"look like plain pictures, not DensePose IUV.*run DensePose")
@@ -178,6 +190,15 @@ def _(tmp, mp):
     read_ubc(tmp, "test", 32, 32)
 
 
+@row("ubc-video-broken", DataError, r"cannot read video .*clip_a\.mp4 .*re-encode it as H\.264 mp4")
+def _(tmp, mp):
+    from dreampose.data.ubc import read_ubc
+
+    ubc_folder(tmp)
+    (tmp / "test" / "clip_a.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 but then nothing")
+    read_ubc(tmp, "test", 32, 32)
+
+
 @row("ubc-pose-size", DataError, r"00000\.png is 16x16 but the video .*clip_a\.mp4 is 32x32")
 def _(tmp, mp):
     from dreampose.data.ubc import read_ubc
@@ -190,6 +211,24 @@ def _(tmp, mp):
 @row("profile-unknown", ConfigError, r"unknown profile 'tinny'; valid profiles: smoke, tiny, paper")
 def _(tmp, mp):
     load_profile("tinny")
+
+
+@row("profile-file-missing", ConfigError, r"profile file .*mine\.yaml does not exist; check the path")
+def _(tmp, mp):
+    load_profile(str(tmp / "mine.yaml"))
+
+
+@row("profile-yaml-broken", ConfigError, r"mine\.yaml is not valid YAML")
+def _(tmp, mp):
+    (tmp / "mine.yaml").write_text("stage1: {steps: [1,\n")
+    load_profile(str(tmp / "mine.yaml"))
+
+
+@row("profile-yaml-not-mapping", ConfigError, r"mine\.yaml must be a YAML mapping of settings .*got a list; start "
+                                              r"from dreampose/profiles/tiny\.yaml")
+def _(tmp, mp):
+    (tmp / "mine.yaml").write_text("- stage1\n- 3\n")
+    load_profile(str(tmp / "mine.yaml"))
 
 
 @row("profile-unknown-key", ConfigError, r"unknown setting 'stage1.learning_rate'; valid keys here: .*stage1\.lr")
@@ -222,6 +261,23 @@ def _(tmp, mp):
     load_profile("smoke", ["stage1.lr=-1e-5"])
 
 
+@row("lr-infinite", ConfigError, r"stage1\.lr must be > 0, got inf; set a positive finite number "
+                                r"\(--set stage1\.lr=<value>\)")
+def _(tmp, mp):
+    load_profile("smoke", ["stage1.lr=.inf"])
+
+
+@row("seed-negative", ConfigError, r"seed must be >= 0 .*got -1")
+def _(tmp, mp):
+    load_profile("smoke", ["seed=-1"])
+
+
+@row("size-not-multiple", ConfigError, r"data\.width and data\.height must be multiples of base\.latent_downsample=4 "
+                                      r".*got 30x32; round them to a multiple of 4")
+def _(tmp, mp):
+    load_profile("smoke", ["data.width=30"])
+
+
 @row("batch-zero", ConfigError, r"stage1\.batch_size must be > 0, got 0")
 def _(tmp, mp):
     load_profile("smoke", ["stage1.batch_size=0"])
@@ -237,9 +293,63 @@ def _(tmp, mp):
     load_profile("smoke", ["sample.image_guidance_scale=.nan"])
 
 
-@row("guidance-inf-call", ValueError, r"pose_guidance_scale must be a finite number")
+@functools.lru_cache(maxsize=1)
+def _pipeline():
+    from dummies import dummy_pipeline
+
+    return dummy_pipeline()
+
+
+def call_pipeline(mp, **kwargs):
+    """The dummy DreamPosePipeline with one bad argument; the UNet must never be reached."""
+    pipe = _pipeline()
+    mp.setattr(pipe.unet, "forward", lambda *a, **k: pytest.fail("the UNet ran before the input was checked"))
+    args = dict(image=torch.zeros(3, 32, 32), poses=torch.zeros(6, 2, 32, 32), num_inference_steps=2,
+                output_type="np")
+    pipe(**{**args, **kwargs})
+
+
+@row("guidance-inf-call", ValueError, r"pose_guidance_scale must be a finite number \(paper demo: s_I = 8, s_p = 3\)")
 def _(tmp, mp):
-    check_scale("pose_guidance_scale", math.inf)  # the pipeline's first check (tests/test_pipeline.py)
+    call_pipeline(mp, pose_guidance_scale=math.inf)
+
+
+@row("guidance-not-a-number", ValueError, r"image_guidance_scale must be a finite number .*got '3'")
+def _(tmp, mp):
+    check_scale("image_guidance_scale", "3")
+
+
+@row("pipeline-generator-int", ValueError, r"generator must be a torch\.Generator, got int; pass "
+                                           r"torch\.Generator\(\)\.manual_seed\(seed\)")
+def _(tmp, mp):
+    call_pipeline(mp, generator=0)
+
+
+@row("pipeline-steps-too-many", ValueError, r"num_inference_steps=5000 exceeds the scheduler's 1000 training "
+                                            r"timesteps; use at most 1000")
+def _(tmp, mp):
+    call_pipeline(mp, num_inference_steps=5000)
+
+
+@row("pipeline-steps-zero", ValueError, r"num_inference_steps must be a positive integer, got 0")
+def _(tmp, mp):
+    call_pipeline(mp, num_inference_steps=0)
+
+
+@row("pipeline-size-negative", ValueError, r"height and width must be positive multiples of 4 .*got -8x32")
+def _(tmp, mp):
+    call_pipeline(mp, height=-8)
+
+
+@row("pipeline-latents-nan", ValueError, r"latents contain NaN or inf; pass finite initial noise")
+def _(tmp, mp):
+    call_pipeline(mp, latents=torch.full((6, 4, 8, 8), math.nan))
+
+
+@row("pipeline-image-4-channels", DataError, r"an image tensor must be float \(3, H, W\) in \[-1, 1\], got shape "
+                                             r"\(4, 32, 32\).*give uint8 pictures as \(H, W, 3\)")
+def _(tmp, mp):
+    call_pipeline(mp, image=torch.zeros(4, 32, 32))
 
 
 @row("cli-bad-setting", SystemExit, r"one line: dreampose config: error: stage1\.lr must be float")
@@ -277,6 +387,32 @@ def _(tmp, mp):
     args = build_parser().parse_args(["animate", "--image", "x.png", "--poses", str(tmp), "--profile", "smoke",
                                       "--out", str(tmp / "nowhere" / "out.mp4")])
     animate.run(args)  # fails before reading poses, loading the model or sampling
+
+
+def animate_args(tmp, *extra):
+    from dreampose.cli import build_parser
+
+    return build_parser().parse_args(["animate", "--image", str(tmp / "me.png"), "--poses", str(tmp / "poses"),
+                                      "--profile", "smoke", "--out", str(tmp / "out.gif"), *extra])
+
+
+def no_model_lookup(mp):
+    from dreampose import animate
+
+    mp.setattr(animate, "default_model_dir", lambda *a: pytest.fail("looked for a model before checking the input"))
+    return animate
+
+
+@row("animate-steps-zero", ValueError, r"--steps must be positive, got 0; leave it out to use the profile's value")
+def _(tmp, mp):
+    no_model_lookup(mp).run(animate_args(tmp, "--steps", "0"))
+
+
+@row("animate-image-missing", DataError, r"image .*me\.png does not exist; check the path")
+def _(tmp, mp):
+    (tmp / "poses").mkdir()
+    png(tmp / "poses" / "00000.png", np.zeros((8, 8, 3), np.uint8))
+    no_model_lookup(mp).run(animate_args(tmp))  # the image is checked before the model is looked up
 
 
 # -- base model -----------------------------------------------------------------------------------
@@ -330,13 +466,17 @@ def built(cache, stage="data", key="k1", settings=None):
                               settings=settings or {"a": 1})
 
 
-@row("cache-other-version", UserWarning, r"was made by dreampose 0\.0\.1, this is .*using it anyway \(delete")
+@row("cache-other-version", UserWarning, r"was made by dreampose 0\.0\.1, this is .*: rebuilding it \(the old one "
+                                         r"is replaced once the new one is complete\)")
 def _(tmp, mp):
     cache = Cache(tmp)
     art = built(cache)
     manifest = json.loads((art.path / "manifest.json").read_text())
     (art.path / "manifest.json").write_text(json.dumps({**manifest, "package_version": "0.0.1"}))
-    assert built(cache).loaded  # warn and use: the key already hashes every setting
+    assert cache.find("data", "k1") is None  # stale: not served
+    again = built(cache)
+    assert not again.loaded and again.path == art.path and again.manifest["package_version"] != "0.0.1"
+    assert sorted(p.name for p in (tmp / "data").iterdir()) == ["k1"]  # the old copy is gone, no leftovers
 
 
 @row("cache-other-settings", CacheError, r"built with other settings than its key says \(differs in: a\); delete")
@@ -404,7 +544,7 @@ def _(tmp, mp):
         calls.append(out)
         open(out, "w").write("{}")
 
-    mp.setattr(rn, "to_ipynb", lambda src: src)  # conversion is not what is tested here
+    mp.setattr(rn, "to_ipynb", lambda src, *a, **k: src)  # conversion is not what is tested here
     mp.setattr(papermill, "execute_notebook", interrupted)
     with pytest.raises(KeyboardInterrupt):
         rn.execute(source, {"profile": "smoke"}, tmp / "build", code="c")
@@ -427,10 +567,15 @@ def test_bad_input(trigger, expected, pattern, tmp_path, monkeypatch):
             trigger(tmp_path, monkeypatch)
 
 
-def test_at_least_twenty_rows_and_all_documented():
+def test_at_least_twenty_rows_and_all_in_the_readme_table():
     from pathlib import Path
 
     assert len(ROWS) >= 20
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "reliability.md").read_text()
-    missing = [p.id for p in ROWS if f"`{p.id}`" not in doc]
-    assert not missing, f"rows missing from docs/reliability.md: {missing}"
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Bad input and what you are told", 1)[-1].split("\n## ", 1)[0]
+    assert "| bad input | error you get | test |" in section, "the README has no bad-input table"
+    listed = {line.rsplit("|", 2)[-2].strip().strip("`") for line in section.splitlines() if line.startswith("| ")}
+    missing = [p.id for p in ROWS if p.id not in listed]
+    assert not missing, f"rows missing from the README's bad-input table: {missing}"
+    unknown = listed - {p.id for p in ROWS} - {"test", "---"}
+    assert not unknown, f"README rows without a test: {sorted(unknown)}"

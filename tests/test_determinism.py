@@ -1,12 +1,15 @@
 """Determinism on CPU: the same profile, seed and inputs give bit-identical frames and metrics.
 
-(What is not bit-deterministic on GPU is listed in docs/reliability.md.)
+What is not bit-deterministic on GPU is listed in the README ("Crash safety and determinism").
+Training determinism (same seed -> same weights, also across a resume) is tested in test_loop.py.
 """
 import numpy as np
 import torch
 
 from dreampose.config import load_profile
+from dreampose.data.world import synthetic_video
 from dreampose.evaluate.metrics import MetricSuite
+from dreampose.evaluate.protocol import evaluate_method
 from dummies import dummy_pipeline
 
 
@@ -38,3 +41,23 @@ def test_same_profile_and_seed_give_identical_frames_and_metrics():
 
 def test_another_seed_gives_other_frames():
     assert not np.array_equal(sample(seed=7), sample(seed=8))
+
+
+def test_evaluation_protocol_is_bit_identical():
+    """Frame selection, sampling with a seeded generator and every metric: two runs, one result."""
+    profile = load_profile("smoke")
+    d = profile.data
+    videos = [synthetic_video(profile.seed, "test", i, d.width, d.height, d.fps, d.min_seconds, d.max_seconds)
+              for i in range(2)]
+    pipe = dummy_pipeline(seed=profile.seed)
+
+    def method(video, input_index, targets):
+        frames = pipe(video.frames[input_index], video.iuv, num_inference_steps=2, frames=targets,
+                      generator=torch.Generator().manual_seed(profile.seed), output_type="np").frames
+        return (frames * 255).round().astype(np.uint8)
+
+    runs = [evaluate_method(method, videos, profile.eval, profile.seed, label="dummy",
+                            suite=MetricSuite(perceptual=False), progress=False) for _ in range(2)]
+    assert runs[0].frames == runs[1].frames  # the same input frame and targets per video
+    assert runs[0].per_video == runs[1].per_video  # every metric, bit for bit
+    assert all(np.isfinite(v["L1"]) for v in runs[0].per_video.values())

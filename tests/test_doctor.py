@@ -101,3 +101,31 @@ def test_cli_exit_code(monkeypatch, capsys):
         main(["doctor"])
     assert err.value.code == 1
     assert "FIX  torch: wrong version" in capsys.readouterr().out
+
+
+def test_base_model_found_missing_or_stale(monkeypatch, tmp_path):
+    """Looked up by the profile's stage hash, never built: OK, missing, or made by another version."""
+    import json
+
+    from dreampose import __version__
+    from dreampose.config import load_profile
+
+    monkeypatch.setenv("DREAMPOSE_CACHE", str(tmp_path))
+    assert "run `dreampose base --profile smoke`" in doctor.check_base_model("smoke").message
+    folder = tmp_path / "base" / load_profile("smoke").stage_hash("base")
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({"package_version": __version__}))
+    found = doctor.check_base_model("smoke")
+    assert found.ok and str(folder) in found.message
+    (folder / "manifest.json").write_text(json.dumps({"package_version": "0.0.1"}))
+    stale = doctor.check_base_model("smoke")
+    assert not stale.ok and "another dreampose version" in stale.message and "dreampose base" in stale.message
+    assert doctor.check_base_model("paper").ok  # the paper profile loads SD from the hub: nothing to build
+
+
+def test_ffmpeg_without_libx264_is_a_note(monkeypatch):
+    import subprocess
+
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, "V..... gif\n", ""))
+    ff = doctor.check_ffmpeg()
+    assert not ff.ok and not ff.fatal and "libx264" in ff.message and ".gif" in ff.message

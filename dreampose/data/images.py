@@ -88,6 +88,8 @@ def load_image(source, size: tuple[int, int] | None = None) -> torch.Tensor:
     else:
         raise DataError(f"cannot use {type(source).__name__} as an image: "
                         "give a path, a PIL image or an (H, W, 3) uint8 array")
+    if 0 in arr.shape[:2]:
+        raise DataError(f"{name}: the image has no pixels ({arr.shape[1]}x{arr.shape[0]}); give a picture of the person")
     x = video_to_tensor(arr)
     if size is not None and tuple(x.shape[-2:]) != tuple(size):
         (h, w), (th, tw) = x.shape[-2:], size

@@ -73,7 +73,7 @@ def check_base_folder(path: str | Path, need_image_encoder: bool = True) -> None
     """
     path = Path(path)
     if not path.is_dir():
-        raise BaseModelError(f"base model folder {path} does not exist; train the tiny base with "
+        raise BaseModelError(f"base model folder {path} does not exist; train the tiny base with `dreampose base` or "
                              "`dreampose reproduce`, or set base.pretrained to an SD-layout folder or hub id")
     parts = {k: v for k, v in PARTS.items() if need_image_encoder or k not in IMAGE_PARTS}
     missing = ([] if (path / "model_index.json").is_file() else ["model_index.json"]) + _missing(path, parts)

@@ -153,7 +153,7 @@ def train(
     bar = tqdm(total=cfg.steps, initial=start_step, desc=cfg.desc, disable=not (progress and accelerator.is_main_process))
     start_time = time.perf_counter()
     model.train()
-    loss_value = float("nan")
+    loss_value = float(rows[-1]["loss"]) if rows else float("nan")  # a resumed, finished run keeps its last loss
     for step in range(start_step, cfg.steps):
         losses = []
         for micro in range(cfg.grad_accum):
