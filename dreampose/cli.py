@@ -73,6 +73,24 @@ def cmd_reproduce(args) -> None:
     from . import reproduce
 
     reproduce.run(_profile(args), figures_dir=args.figures, imported=_imported(args.imports))
+    if not args.no_notebooks:  # the notebooks draw every figure from the cached stages
+        from .run_notebooks import NotebookError, run_all
+
+        try:
+            run_all(args.profile, args.figures, overrides=args.overrides)
+        except NotebookError as err:
+            raise RuntimeError(str(err)) from None
+
+
+def cmd_notebooks(args) -> None:
+    """Execute notebooks/NN_*.py headless with papermill (up-to-date ones are skipped)."""
+    from .run_notebooks import NotebookError, run_all
+
+    try:
+        run_all(args.profile, args.figures, args.only, args.seed, args.device, args.overrides, force=args.force,
+                log_output=args.log, threads=args.threads)
+    except NotebookError as err:
+        raise RuntimeError(str(err)) from None
 
 
 def cmd_doctor(args) -> None:
@@ -95,14 +113,25 @@ def build_parser() -> argparse.ArgumentParser:
         ("evaluate", cmd_evaluate, "finetune and score DreamPose, its ablations and the baselines; write the tables"),
         ("config", cmd_config, "print the resolved profile and the stage cache keys"),
         ("doctor", cmd_doctor, "check the environment (torch, threads, cache, base model, ffmpeg) and print fixes"),
+        ("notebooks", cmd_notebooks, "execute the notebooks headless with papermill (up-to-date ones are skipped)"),
     ]:
         p = sub.add_parser(name, help=help_, description=help_)
         _profile_args(p)
         if name not in ("config", "doctor"):
             p.add_argument("--figures", default="figures", help="folder for figures and tables (default figures/)")
+        if name == "reproduce":
+            p.add_argument("--no-notebooks", action="store_true", help="run the stages only, not the notebooks")
         if name in ("reproduce", "evaluate"):
             p.add_argument("--import", dest="imports", action="append", default=[], metavar="LABEL=FOLDER",
                            help="score another method's frames (<FOLDER>/<video>/<frame:05d>.png) as a Table 1 row")
+        if name == "notebooks":
+            p.add_argument("--only", action="append", default=[], metavar="NN",
+                           help="run only this notebook, by number or name (repeatable), e.g. --only 03")
+            p.add_argument("--seed", type=int, default=0)
+            p.add_argument("--device", default="cpu")
+            p.add_argument("--force", action="store_true", help="execute even the notebooks that are up to date")
+            p.add_argument("--log", action="store_true", help="stream the notebooks' output")
+            p.add_argument("--threads", type=int, default=None, help="torch threads per kernel (e.g. 1)")
         p.set_defaults(func=func)
 
     try:

@@ -115,3 +115,56 @@ def image_grid(rows: dict[str, list], titles: list[str] | None = None, scale: fl
         axes[r, 0].set_ylabel(label, fontsize=7)
     fig.tight_layout()
     return fig
+
+
+DIAGRAM_KINDS = {  # box colour by role in a block diagram
+    "data": "#f2f2f2", "frozen": "#dbe9f6", "trained": "#fde2c8", "new": "#d9f2d0", "op": "#ffffff",
+}
+
+
+def block_diagram(boxes: dict, arrows: list, size: tuple[float, float] = (9.0, 3.2), title: str = "",
+                  legend: dict[str, str] | None = None):
+    """A flow diagram: ``boxes`` name -> (x, y, label, kind) in axes units (0..1), joined by
+    ``arrows`` (from, to) or (from, to, label); ``kind`` picks the colour from DIAGRAM_KINDS;
+    ``legend`` maps the kinds shown to their meaning."""
+    apply_style()
+    fig, ax = plt.subplots(figsize=size)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.axis("off")
+    artists = {}
+    for name, (x, y, label, kind) in boxes.items():
+        artists[name] = ax.text(x, y, label, ha="center", va="center", fontsize=7, zorder=3,
+                                bbox=dict(boxstyle="round,pad=0.4", fc=DIAGRAM_KINDS.get(kind, "#ffffff"),
+                                          ec="#555555", lw=0.8))
+    fig.canvas.draw()  # box sizes are known only after a draw
+    renderer, inverse = fig.canvas.get_renderer(), ax.transData.inverted()
+    extent = {k: t.get_bbox_patch().get_window_extent(renderer).transformed(inverse) for k, t in artists.items()}
+
+    def edge(name: str, towards: np.ndarray) -> np.ndarray:
+        box = extent[name]
+        centre = np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2])
+        d = towards - centre
+        scale = min(box.width / 2 / abs(d[0]) if d[0] else np.inf, box.height / 2 / abs(d[1]) if d[1] else np.inf)
+        return centre + d * min(scale * 1.04, 1.0)
+
+    for arrow in arrows:
+        a, b, label = (*arrow, "")[:3]
+        ca = np.array([(extent[a].x0 + extent[a].x1) / 2, (extent[a].y0 + extent[a].y1) / 2])
+        cb = np.array([(extent[b].x0 + extent[b].x1) / 2, (extent[b].y0 + extent[b].y1) / 2])
+        start, end = edge(a, cb), edge(b, ca)
+        ax.annotate("", xy=tuple(end), xytext=tuple(start), zorder=2,
+                    arrowprops=dict(arrowstyle="-|>", color="#444444", lw=0.9, shrinkA=0, shrinkB=0,
+                                    mutation_scale=9))
+        if label:
+            mid = (start + end) / 2
+            ax.text(mid[0], mid[1] + 0.02, label, ha="center", va="bottom", fontsize=6, color="#333333", zorder=4,
+                    bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.8))
+    if legend:
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(fc=DIAGRAM_KINDS[k], ec="#555555", label=v) for k, v in legend.items()],
+                  loc="lower center", bbox_to_anchor=(0.5, -0.08), ncol=len(legend), fontsize=6, frameon=False)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return fig

@@ -1,0 +1,114 @@
+"""What every notebook does first: `setup(...)` from its papermill parameters, `show(...)` figures.
+
+    nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
+    nb.profile, nb.cache, nb.world, nb.output_dir     # world is loaded on first use
+    nb.show(fig, "name.png")                          # into output_dir, and shown inline
+
+``figures.save`` closes a figure before Jupyter can draw it; ``show`` writes it and draws it.
+Threads: ``DREAMPOSE_THREADS`` (or ``OMP_NUM_THREADS``) limits torch, as the tests do. Library
+progress bars for loading weights are turned off (the package's own training bars stay).
+"""
+from __future__ import annotations
+
+import os
+import random
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from .cache import Cache
+from .config import Profile, load_profile
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (JupyterLab or papermill), False in a plain interpreter."""
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+
+
+def show(fig, path: str | Path) -> Path:
+    """Write ``fig`` to ``path`` (atomically, like ``figures.save``), draw it inline, close it."""
+    import matplotlib.pyplot as plt
+
+    from .figures import _write
+
+    path = _write(fig, path)
+    if in_notebook():
+        from IPython.display import display
+
+        display(fig)
+    plt.close(fig)
+    return path
+
+
+@dataclass
+class Notebook:
+    """A notebook's run: its profile, artifact cache, figure folder and device."""
+
+    profile: Profile
+    cache: Cache
+    output_dir: Path
+    device: str = "cpu"
+    seed: int = 0
+    saved: list[Path] = field(default_factory=list)
+
+    @cached_property
+    def world(self):
+        """The profile's data (rendered once into the cache, then loaded)."""
+        from .data.world import load_world
+
+        return load_world(self.profile, self.cache)
+
+    def show(self, fig, name: str) -> Path:
+        """Save ``fig`` as ``output_dir / name`` and draw it inline."""
+        path = show(fig, self.output_dir / name)
+        self.saved.append(path)
+        return path
+
+
+def quiet_libraries() -> None:
+    """No weight-loading progress bars from transformers / diffusers (in a saved notebook they are
+    dead widgets), and no advice to install torchvision, which this project must not have."""
+    import logging
+
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # read by transformers at import
+    if "transformers" in sys.modules:
+        sys.modules["transformers"].utils.logging.disable_progress_bar()
+    from diffusers.utils import logging as diffusers_logging
+
+    diffusers_logging.disable_progress_bar()
+    logging.getLogger("transformers.utils.import_utils").addFilter(
+        lambda record: "requires torchvision" not in record.getMessage())
+
+
+def setup(profile: str = "tiny", seed: int = 0, output_dir: str | Path = "../figures", device: str = "cpu",
+          overrides: list[str] | dict | None = None) -> Notebook:
+    """Load the profile (with ``overrides`` and ``seed``), seed every generator, make ``output_dir``.
+
+    ``output_dir`` is relative to the working directory (the notebook's folder in Jupyter and
+    under ``dreampose.run_notebooks``). The cache is ``$DREAMPOSE_CACHE`` or ``.cache/dreampose``.
+    """
+    import numpy as np
+    import torch
+
+    quiet_libraries()
+    threads = os.environ.get("DREAMPOSE_THREADS") or os.environ.get("OMP_NUM_THREADS")
+    if threads:
+        torch.set_num_threads(int(threads))
+    p = load_profile(profile, overrides or None)
+    if seed != p.seed:
+        p.override(f"seed={int(seed)}")
+    p.device = device
+    random.seed(p.seed)
+    np.random.seed(p.seed)
+    torch.manual_seed(p.seed)
+    out = Path(output_dir).expanduser().resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    from .figures import apply_style
+
+    apply_style()
+    cache = Cache()
+    print(f"profile {p.name} (seed {p.seed}, device {device}{', overrides ' + str(overrides) if overrides else ''}); "
+          f"cache {cache.root}; figures -> {out}")
+    return Notebook(profile=p, cache=cache, output_dir=out, device=device, seed=p.seed)
