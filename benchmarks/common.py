@@ -1,0 +1,97 @@
+"""Shared helpers: the cached tiny artifacts, interleaved timing, machine facts.
+
+Every speed in the benchmarks is a RATIO measured inside one run: the variants being compared
+run interleaved (A B C A B C ...), each several times, and the median of each is taken, so
+load from other jobs on the machine hits all of them alike.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+MISSING = ("the tiny {what} is not in the cache {root}. Build the tiny artifacts first with "
+           "`make reproduce` (about 20 minutes on 2 cores), or point --cache / $DREAMPOSE_CACHE at a cache "
+           "that holds them.")
+
+
+class MissingArtifact(RuntimeError):
+    pass
+
+
+def profile_and_cache(profile_name: str = "tiny", cache_root: str | None = None):
+    from dreampose.cache import Cache
+    from dreampose.config import load_profile
+
+    return load_profile(profile_name), Cache(cache_root)
+
+
+def require(profile, cache, stage: str, **extra):
+    """The cached artifact of ``stage`` or MissingArtifact (never trains anything)."""
+    from dreampose.data.world import WORLD_VERSION
+
+    if stage == "data":
+        extra = {"world_version": WORLD_VERSION, **extra}
+    found = cache.find(stage, profile.stage_hash(stage, **extra))
+    if found is None:
+        raise MissingArtifact(MISSING.format(what=f"{stage} artifact ({profile.name} profile)", root=cache.root))
+    return found
+
+
+def stage1_pipeline(profile, cache):
+    """The cached stage-1 DreamPosePipeline of ``profile`` (progress bars off)."""
+    from dreampose.train.finetune import load_pipeline
+
+    require(profile, cache, "data")
+    require(profile, cache, "base")
+    pipe = load_pipeline(require(profile, cache, "stage1"))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def interleaved(variants: dict[str, Callable[[], float | None]], repeats: int = 3, warmup: bool = True) -> dict:
+    """Median seconds of each variant, run interleaved ``repeats`` times.
+
+    A variant returns its own measured seconds as a float, or anything else (its wall time is then measured here).
+    Returns {name: {"median": s, "runs": [...]}}.
+    """
+    if warmup:
+        for fn in variants.values():
+            fn()
+    runs = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, fn in variants.items():
+            t = time.perf_counter()
+            own = fn()
+            runs[name].append(own if isinstance(own, float) else time.perf_counter() - t)
+    return {name: {"median": statistics.median(r), "runs": [round(x, 4) for x in r]} for name, r in runs.items()}
+
+
+def machine() -> dict:
+    info = {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
+            "processor": platform.machine(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    try:
+        import diffusers
+
+        info["diffusers"] = diffusers.__version__
+    except ImportError:
+        pass
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        mem = Path("/proc/meminfo").read_text().split("\n")[0].split()[1]
+        info["ram_gb"] = round(int(mem) / 2**20, 1)
+    except OSError:
+        pass
+    return info
+
+
+def fmt(x: float, digits: int = 3) -> str:
+    return f"{x:.{digits}g}" if abs(x) < 1000 else f"{x:,.0f}"
