@@ -3,7 +3,8 @@
 Each check prints one line, ``OK   <what>`` or ``FIX  <what>: <how>`` (``NOTE`` for things that
 only matter for some uses, e.g. ffmpeg for .mp4 output). The command exits non-zero only when a
 check finds a real problem (``FIX``): wrong Python or torch, torchvision installed, a cache that
-cannot be written. A missing tiny base model is a ``FIX`` too, with the command that builds it.
+cannot be written. A tiny base model not trained yet is a ``NOTE`` with the command that builds
+it (`make reproduce` does), so a fresh clone after set-up runs clean.
 """
 from __future__ import annotations
 
@@ -118,7 +119,7 @@ def check_base_model(profile_name: str = "tiny") -> Check:
         why = (f"was made by another dreampose version (stale: {where})" if (where / "manifest.json").is_file()
                else f"is not in the cache {cache.root}")
         return Check("base model", False, f"the {profile_name} base model {why}; "
-                                          f"run `dreampose base{flag}` (or `{make}make reproduce`)")
+                                          f"run `dreampose base{flag}` (or `{make}make reproduce`)", fatal=False)
     return Check("base model", True, f"{profile_name} base at {found.path}")
 
 
