@@ -54,3 +54,24 @@ def test_foreground_iou():
     assert foreground_iou(frames, iuv, bg) == 0.5
     frames[0, 2:6, 2:6] = 10
     assert foreground_iou(frames, iuv, bg) == 1.0
+
+
+def test_imported_frames_are_rescored_not_cached(tmp_path):
+    """A folder of another method's frames may be re-exported: its scores are never cached."""
+    from PIL import Image
+
+    from dreampose.evaluate.importer import import_method
+    from dreampose.evaluate.metrics import MetricSuite
+
+    profile, cache = load_profile("smoke"), Cache(tmp_path / "cache")
+    video = load_world(profile, cache, progress=False).test[0]
+    folder = tmp_path / "other" / video.name
+    folder.mkdir(parents=True)
+    scores = []
+    for shade in (0, 255):
+        for i in range(len(video)):
+            Image.fromarray(np.full_like(video.frames[i], shade)).save(folder / f"{i:05d}.png")
+        result = ex.evaluate(import_method(tmp_path / "other"), "other", profile, [video], cache,
+                             MetricSuite(perceptual=False), cached=False, progress=False)
+        scores.append(result.per_video[video.name]["L1"])
+    assert scores[0] != scores[1] and not (tmp_path / "cache" / "evaluate").exists()

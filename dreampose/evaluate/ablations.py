@@ -45,8 +45,8 @@ def run_comparisons(profile: Profile, videos, cache: Cache | None = None, import
     for label, method in ((COPY, copy_input), (TEXTURE, texture_transfer)):
         results[label] = evaluate(method, label, profile, videos, cache, suite, progress=progress)
     for label, folder in (imported or {}).items():  # never cached: the folder may change
-        results[label] = evaluate(import_method(folder), label, profile, videos, cache, suite,
-                                  key=str(Path(folder).resolve()), progress=progress)
+        results[label] = evaluate(import_method(folder), label, profile, videos, cache, suite, cached=False,
+                                  progress=progress)
     return results
 
 

@@ -132,11 +132,12 @@ def metric_suite(profile: Profile, cache: Cache | None = None) -> MetricSuite:
 
 
 def evaluate(method, label: str, profile: Profile, videos: list[Video], cache: Cache | None = None,
-             suite: MetricSuite | None = None, key: str = "", progress: bool = True) -> Result:
-    """Score ``method`` on ``videos`` with the profile's protocol; cached under ``evaluate/``."""
+             suite: MetricSuite | None = None, cached: bool = True, progress: bool = True) -> Result:
+    """Score ``method`` on ``videos`` with the profile's protocol; cached under ``evaluate/``
+    unless ``cached`` is False (e.g. frames imported from a folder that may change)."""
     cache = cache or Cache()
     slug = "".join(c if c.isalnum() else "_" for c in label)
-    path = cache.root / "evaluate" / f"{slug}-{profile.stage_hash('evaluate', method=label, key=key)}.json"
+    path = cache.root / "evaluate" / f"{slug}-{profile.stage_hash('evaluate', method=label)}.json" if cached else None
     return evaluate_method(method, videos, profile.eval, profile.seed, path, label=label,
                            suite=suite or metric_suite(profile, cache), progress=progress)
 
