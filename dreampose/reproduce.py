@@ -77,7 +77,9 @@ def evaluate_stage(profile: Profile, figures_dir: str | Path = "figures", cache:
     text = (f"Effects of the paper measured on profile {profile.name}, seed {profile.seed}. Made by `{command}`.\n\n"
             + report_effects(found))
     out = Path(figures_dir) / "effects.md"
-    out.write_text(text)
+    tmp = out.with_name(".effects.md.tmp")
+    tmp.write_text(text)
+    tmp.replace(out)  # atomic: a reader never sees half a table
     _say("evaluate", f"{sum(e.holds for e in found)} of {len(found)} effects hold ({time.perf_counter() - start:.0f} s) "
                      f"-> {out}")
     return {"table1": table1, "table2": table2, "more_images": more_images, "sweep": sweep, "effects": found}
