@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 from .config import PROFILES, load_profile
 
@@ -102,6 +103,11 @@ def cmd_doctor(args) -> None:
         raise SystemExit(code)
 
 
+def default_figures(profile: str) -> str:
+    """figures/ holds the tiny profile's results (in git); other profiles write beside them."""
+    return "figures" if profile == "tiny" else f"figures/{Path(profile).stem}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dreampose", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,7 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
         _profile_args(p)
         if name not in ("config", "doctor"):
-            p.add_argument("--figures", default="figures", help="folder for figures and tables (default figures/)")
+            p.add_argument("--figures", default=None,
+                           help="folder for figures and tables (default figures/ for tiny, figures/<profile>/ otherwise, "
+                                "so a smoke run never overwrites the tiny results)")
         if name == "reproduce":
             p.add_argument("--no-notebooks", action="store_true", help="run the stages only, not the notebooks")
         if name in ("reproduce", "evaluate"):
@@ -148,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     args = build_parser().parse_args(argv)
+    if getattr(args, "figures", "") is None:
+        args.figures = default_figures(args.profile)
     start = time.perf_counter()
     try:
         args.func(args)

@@ -174,12 +174,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="profile override passed to every notebook (repeatable)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--figures", default="figures", help="folder for figures and tables (default figures/)")
+    parser.add_argument("--figures", default=None,
+                        help="folder for figures and tables (default figures/ for tiny, figures/<profile>/ otherwise)")
     parser.add_argument("--build", default=str(BUILD_DIR), help=f"executed notebooks (default {BUILD_DIR})")
     parser.add_argument("--force", action="store_true", help="execute even the notebooks that are up to date")
     parser.add_argument("--log", action="store_true", help="stream the notebooks' output")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per kernel (e.g. 1 beside other jobs)")
     args = parser.parse_args(argv)
+    if args.figures is None:
+        from .cli import default_figures
+
+        args.figures = default_figures(args.profile)
     try:
         run_all(args.profile, args.figures, args.notebooks, args.seed, args.device, args.overrides, args.build,
                 force=args.force, log_output=args.log, threads=args.threads)

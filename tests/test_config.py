@@ -79,3 +79,11 @@ def test_stage_hash_is_stable_across_processes():
     code = "from dreampose.config import load_profile; print(load_profile('tiny').stage_hash('stage1'))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == load_profile("tiny").stage_hash("stage1")
+
+
+def test_only_the_tiny_profile_writes_into_figures():
+    from dreampose.cli import build_parser, default_figures
+
+    assert default_figures("tiny") == "figures" and default_figures("smoke") == "figures/smoke"
+    assert default_figures("my/own.yaml") == "figures/own"
+    assert build_parser().parse_args(["data", "--profile", "smoke"]).figures is None  # resolved in main()
