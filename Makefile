@@ -8,7 +8,7 @@ PROFILE ?= tiny
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: reproduce test venv bench base-weights clean-cache notebooks doctor
+.PHONY: reproduce test venv bench clean-cache notebooks doctor
 
 venv: $(VENV)/.installed
 
