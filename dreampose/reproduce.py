@@ -58,21 +58,22 @@ def evaluate_stage(profile: Profile, figures_dir: str | Path = "figures", cache:
     and 2 and the seven effects (``effects.md``) into ``figures_dir``. Every step is cached."""
     from .data.world import load_world
     from .evaluate import ablations, effects
-    from .evaluate.experiments import FULL, DreamPoseMethod, evaluate, metric_suite, variant
+    from .evaluate.experiments import FULL, DreamPoseMethod, evaluate, evaluated_videos, metric_suite, variant
     from .evaluate.tables import report_effects
 
     cache = cache or Cache()
     world = world or load_world(profile, cache)
-    videos = world.test[: profile.eval.n_videos or None]
+    videos = evaluated_videos(profile, world)
+    suite = metric_suite(profile, cache)  # built once: it loads the base model's CLIP tower
     start = time.perf_counter()
-    table2 = ablations.run_ablations(profile, videos, cache)
+    table2 = ablations.run_ablations(profile, videos, cache, suite)
     _say("evaluate", "Table 2 -> " + ", ".join(map(str, ablations.write_table2(table2, profile, figures_dir, command))))
-    table1 = ablations.run_comparisons(profile, videos, cache, imported, full=table2[FULL])
+    table1 = ablations.run_comparisons(profile, videos, cache, imported, full=table2[FULL], suite=suite)
     _say("evaluate", "Table 1 -> " + ", ".join(map(str, ablations.write_table1(table1, profile, figures_dir, command))))
     more = variant(profile, f"subject.n_images={effects.MORE_IMAGES}")
     label = f"{FULL}, {effects.MORE_IMAGES} input images"
-    more_images = evaluate(DreamPoseMethod(more, cache), label, more, videos, cache, metric_suite(profile, cache))
-    sweep = effects.guidance_sweep(profile, videos, cache)
+    more_images = evaluate(DreamPoseMethod(more, cache), label, more, videos, cache, suite)
+    sweep = effects.guidance_sweep(profile, videos, cache, suite=suite)
     found = effects.measure_effects(table2, effects.zero_init_gap(profile, cache), sweep, more_images)
     text = (f"Effects of the paper measured on profile {profile.name}, seed {profile.seed}. Made by `{command}`.\n\n"
             + report_effects(found))

@@ -54,8 +54,8 @@ from dreampose.data.pose import pose_maps, pose_window
 from dreampose.evaluate import studies
 from dreampose.evaluate.baselines import copy_input
 from dreampose.evaluate.effects import MORE_IMAGES
-from dreampose.evaluate.experiments import (ABLATIONS, FULL, NO_VAE_FT, STAGE1_ONLY, DreamPoseMethod, targets_of,
-                                           variant)
+from dreampose.evaluate.experiments import (ABLATIONS, FULL, NO_VAE_FT, STAGE1_ONLY, DreamPoseMethod,
+                                           evaluated_videos, targets_of, variant)
 from dreampose.evaluate.tables import markdown_table, rows_from_results
 from dreampose.figures import image_grid
 from dreampose.reproduce import evaluate_stage
@@ -63,7 +63,7 @@ from dreampose.train import finetune
 
 runs = evaluate_stage(p, out, cache, world)  # every variant, trained and scored (cached)
 effects = {e.name.split(".")[0]: e for e in runs["effects"]}
-videos = world.test[: p.eval.n_videos or None]
+videos = evaluated_videos(p, world)
 print(f"subject stage here: {p.subject.steps} steps at lr {p.subject.lr:g}, batch {p.subject.batch_size}, "
       f"random crops {'on' if p.subject.random_crop else 'off'} (smallest side {p.subject.crop_scale:.0%})")
 print("subject stage paper: 500 steps at lr 1e-5, no dropout, random crops")

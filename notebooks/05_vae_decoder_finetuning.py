@@ -46,7 +46,7 @@ from IPython.display import Markdown, display
 
 from dreampose import panels
 from dreampose.evaluate import studies
-from dreampose.evaluate.experiments import ABLATIONS, FULL, NO_VAE_FT, DreamPoseMethod, targets_of, variant
+from dreampose.evaluate.experiments import ABLATIONS, FULL, NO_VAE_FT, DreamPoseMethod, evaluated_videos, targets_of, variant
 from dreampose.evaluate.tables import markdown_table, rows_from_results
 from dreampose.figures import image_grid
 from dreampose.reproduce import evaluate_stage
@@ -54,7 +54,7 @@ from dreampose.train import finetune
 
 runs = evaluate_stage(p, out, cache, world)  # cached after the first notebook that runs it
 effects = {e.name.split(".")[0]: e for e in runs["effects"]}
-videos = world.test[: p.eval.n_videos or None]
+videos = evaluated_videos(p, world)
 full, no_ft = DreamPoseMethod(p, cache), DreamPoseMethod(variant(p, *ABLATIONS[NO_VAE_FT]), cache)
 print(f"decoder stage here: {p.decoder.steps} steps at lr {p.decoder.lr:g}; paper: 1500 steps at lr 5e-5")
 

@@ -51,14 +51,14 @@ from IPython.display import Markdown, display
 
 from dreampose import panels
 from dreampose.evaluate import studies
-from dreampose.evaluate.experiments import ABLATIONS, FULL, ONE_POSE, DreamPoseMethod, targets_of, variant
+from dreampose.evaluate.experiments import ABLATIONS, FULL, ONE_POSE, DreamPoseMethod, evaluated_videos, targets_of, variant
 from dreampose.evaluate.tables import PAPER_TABLE2, report_effects
 from dreampose.reproduce import evaluate_stage
 
 runs = evaluate_stage(p, out, cache, world)
 table2 = runs["table2"]
 effects = {e.name.split(".")[0]: e for e in runs["effects"]}
-videos = world.test[: p.eval.n_videos or None]
+videos = evaluated_videos(p, world)
 methods = {label: DreamPoseMethod(variant(p, *switch), cache) for label, switch in ABLATIONS.items()}
 
 # %% [markdown]

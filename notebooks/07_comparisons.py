@@ -51,13 +51,13 @@ from IPython.display import Markdown, display
 from dreampose import panels
 from dreampose.evaluate.ablations import COPY, TEXTURE
 from dreampose.evaluate.baselines import copy_input, texture_transfer
-from dreampose.evaluate.experiments import FULL, DreamPoseMethod, targets_of
+from dreampose.evaluate.experiments import FULL, DreamPoseMethod, evaluated_videos, targets_of
 from dreampose.evaluate.tables import PAPER_TABLE1
 from dreampose.reproduce import evaluate_stage
 
 runs = evaluate_stage(p, out, cache, world)
 table1 = runs["table1"]
-videos = world.test[: p.eval.n_videos or None]
+videos = evaluated_videos(p, world)
 methods = {"DreamPose (Ours_Full)": DreamPoseMethod(p, cache), TEXTURE: texture_transfer, COPY: copy_input}
 
 # %% [markdown]

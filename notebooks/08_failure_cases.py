@@ -46,11 +46,11 @@ from IPython.display import Markdown, display
 
 from dreampose import panels
 from dreampose.evaluate import failures, studies
-from dreampose.evaluate.experiments import FULL, DreamPoseMethod, targets_of
+from dreampose.evaluate.experiments import FULL, DreamPoseMethod, evaluated_videos, targets_of
 from dreampose.reproduce import evaluate_stage
 
 runs = evaluate_stage(p, out, cache, world)
-videos = world.test[: p.eval.n_videos or None]
+videos = evaluated_videos(p, world)
 full = DreamPoseMethod(p, cache)
 survey = failures.survey(full, videos, p, FULL)
 print(f"{len(survey.rows)} generated frames of {len(videos)} test videos scored")

@@ -15,16 +15,18 @@ from ..config import Profile
 from .baselines import copy_input, texture_transfer
 from .experiments import ABLATIONS, FULL, STAGE1_ONLY, DreamPoseMethod, evaluate, metric_suite, variant
 from .importer import import_method
+from .metrics import MetricSuite
 from .protocol import Result
 from .tables import PAPER_TABLE1, PAPER_TABLE2, caption, rows_from_results, write_table
 
 COPY, TEXTURE = "Copy input frame", "DensePose texture transfer"
 
 
-def run_ablations(profile: Profile, videos, cache: Cache | None = None, progress: bool = True) -> dict[str, Result]:
+def run_ablations(profile: Profile, videos, cache: Cache | None = None, suite: MetricSuite | None = None,
+                  progress: bool = True) -> dict[str, Result]:
     """Ours_Full, Ours_CLIP, Ours_No-VAE-FT, Ours_1-pose and Stage 1 only, each scored by the protocol."""
     cache = cache or Cache()
-    suite = metric_suite(profile, cache)
+    suite = suite or metric_suite(profile, cache)
     results = {}
     for label, overrides in ABLATIONS.items():
         p = variant(profile, *overrides)
@@ -36,10 +38,11 @@ def run_ablations(profile: Profile, videos, cache: Cache | None = None, progress
 
 
 def run_comparisons(profile: Profile, videos, cache: Cache | None = None, imported: dict[str, str] | None = None,
-                    full: Result | None = None, progress: bool = True) -> dict[str, Result]:
+                    full: Result | None = None, suite: MetricSuite | None = None,
+                    progress: bool = True) -> dict[str, Result]:
     """Ours_Full, the two baselines and imported methods (``{label: folder}``), scored alike."""
     cache = cache or Cache()
-    suite = metric_suite(profile, cache)
+    suite = suite or metric_suite(profile, cache)
     results = {FULL: full or evaluate(DreamPoseMethod(profile, cache, progress=progress), FULL, profile, videos,
                                       cache, suite, progress=progress)}
     for label, method in ((COPY, copy_input), (TEXTURE, texture_transfer)):

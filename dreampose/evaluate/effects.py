@@ -62,7 +62,7 @@ def foreground_iou(frames: np.ndarray, target_iuv: np.ndarray, background: np.nd
 
 
 def guidance_sweep(profile: Profile, videos, cache: Cache | None = None, scales=(1.0, 3.0, 6.0),
-                   n_videos: int = 2, n_frames: int = 8, progress: bool = True) -> dict:
+                   n_videos: int = 2, n_frames: int = 8, suite=None, progress: bool = True) -> dict:
     """Effect 6: Ours_Full sampled over an s_I x s_p grid on the first test videos.
 
     Returns {"scales", "iou": (len, len) array [s_I, s_p], "appearance": same, "frames": {(s_I, s_p): frames
@@ -73,7 +73,7 @@ def guidance_sweep(profile: Profile, videos, cache: Cache | None = None, scales=
     from .experiments import metric_suite
 
     cache = cache or Cache()
-    features = metric_suite(profile, cache).features
+    features = (suite or metric_suite(profile, cache)).features
     videos = list(videos)[:n_videos]
     iou = np.zeros((len(scales), len(scales)))
     appearance = np.zeros_like(iou)

@@ -142,5 +142,10 @@ def evaluate(method, label: str, profile: Profile, videos: list[Video], cache: C
                            suite=suite or metric_suite(profile, cache), progress=progress)
 
 
+def evaluated_videos(profile: Profile, world) -> list[Video]:
+    """The test videos the protocol scores: the first ``eval.n_videos`` (all if 0)."""
+    return world.test[: profile.eval.n_videos or None]
+
+
 def targets_of(profile: Profile, video: Video) -> tuple[int, list[int]]:
     return select_frames(video, profile.eval.n_frames, profile.eval.min_distance, profile.seed)
