@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import __version__
+from .files import write_json_atomic
 
 MANIFEST = "manifest.json"
 # Refuse to start an artifact with less free space than this in the cache (bytes; override with
@@ -70,16 +71,6 @@ def _wait_for_everyone() -> None:
     from accelerate import PartialState
 
     PartialState().wait_for_everyone()
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON through a temporary file and ``os.replace`` (never a torn file)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True, default=str)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class Cache:

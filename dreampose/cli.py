@@ -10,9 +10,8 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
-from .config import PROFILES, load_profile
+from .config import PROFILES, default_figures, load_profile
 
 
 def _profile_args(parser: argparse.ArgumentParser) -> None:
@@ -38,18 +37,25 @@ def cmd_config(args) -> None:
     print("# stage cache keys: " + ", ".join(f"{s}={profile.stage_hash(s)}" for s in STAGE_SECTIONS))
 
 
+def _run(args):
+    from .stages import Run
+
+    return Run(_profile(args))
+
+
 def cmd_data(args) -> None:
     """Build (or load) the data of a profile and write the preview figure."""
     from . import reproduce
 
-    reproduce.data_stage(_profile(args), figures_dir=args.figures)
+    reproduce.data_stage(_run(args), args.figures)
 
 
 def cmd_base(args) -> None:
     """Pretrain (or load) the base model and print its quality figures."""
     from . import reproduce
 
-    reproduce.base_stage(_profile(args), figures_dir=args.figures)
+    run = _run(args)
+    reproduce.base_stage(run, args.figures, reproduce.stages.data(run))
 
 
 def _imported(items: list[str]) -> dict[str, str]:
@@ -66,8 +72,7 @@ def cmd_evaluate(args) -> None:
     """Finetune and score the DreamPose variants, baselines and imported methods (all cached)."""
     from . import reproduce
 
-    reproduce.evaluate_stage(_profile(args), figures_dir=args.figures, imported=_imported(args.imports),
-                             command="dreampose evaluate")
+    reproduce.evaluate_stage(_run(args), args.figures, _imported(args.imports), command="dreampose evaluate")
 
 
 def cmd_reproduce(args) -> None:
@@ -101,11 +106,6 @@ def cmd_doctor(args) -> None:
     code = run_checks(args.profile)
     if code:
         raise SystemExit(code)
-
-
-def default_figures(profile: str) -> str:
-    """figures/ holds the tiny profile's results (in git); other profiles write beside them."""
-    return "figures" if profile == "tiny" else f"figures/{Path(profile).stem}"
 
 
 def build_parser() -> argparse.ArgumentParser:

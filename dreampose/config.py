@@ -182,6 +182,11 @@ class Profile:
 
 
 # Sections each stage's artifact depends on (the cache key hashes exactly these).
+def default_figures(profile: str) -> str:
+    """figures/ holds the tiny profile's results (in git); other profiles write beside them."""
+    return "figures" if profile == "tiny" else f"figures/{Path(profile).stem}"
+
+
 STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "data": ("seed", "data"),
     "base": ("seed", "data", "base"),

@@ -1,7 +1,8 @@
 """What every notebook does first: `setup(...)` from its papermill parameters, `show(...)` figures.
 
     nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
-    nb.profile, nb.cache, nb.world, nb.output_dir     # world is loaded on first use
+    nb.profile, nb.run, nb.world, nb.output_dir       # world is loaded on first use
+    res = nb.results()                                # every variant trained and scored (cached)
     nb.show(fig, "name.png")                          # into output_dir, and shown inline
 
 ``figures.save`` closes a figure before Jupyter can draw it; ``show`` writes it and draws it.
@@ -52,13 +53,38 @@ class Notebook:
     device: str = "cpu"
     seed: int = 0
     saved: list[Path] = field(default_factory=list)
+    _results: object = field(default=None, repr=False)
+
+    @property
+    def run(self):
+        """The stages' run context (``dreampose.stages.Run``) of this notebook."""
+        from .stages import Run
+
+        return Run(self.profile, self.cache)
 
     @cached_property
     def world(self):
         """The profile's data (rendered once into the cache, then loaded)."""
-        from .data.world import load_world
+        from .stages import data
 
-        return load_world(self.profile, self.cache)
+        return data(self.run)
+
+    @cached_property
+    def videos(self):
+        """The test videos the evaluation protocol scores."""
+        from .evaluate.experiments import evaluated_videos
+
+        return evaluated_videos(self.profile, self.world)
+
+    def results(self):
+        """Every DreamPose variant trained, scored with the baselines, Tables 1 and 2 and the
+        effects written into ``output_dir`` (``reproduce.Results``; all cached, so instant after
+        ``dreampose reproduce``)."""
+        if self._results is None:
+            from .reproduce import evaluate_stage
+
+            self._results = evaluate_stage(self.run, self.output_dir)
+        return self._results
 
     def show(self, fig, name: str) -> Path:
         """Save ``fig`` as ``output_dir / name`` and draw it inline."""

@@ -23,7 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import project_root, write_json_atomic
+from .cache import project_root
+from .files import atomic_write, write_json_atomic
 
 NOTEBOOK_DIR = project_root() / "notebooks"
 BUILD_DIR = project_root() / "build" / "notebooks"
@@ -67,10 +68,7 @@ def to_ipynb(source: Path, target: Path | None = None) -> Path:
     nb.metadata.setdefault("language_info", {"name": "python"})
     nb.metadata.get("jupytext", {}).pop("text_representation", None)
     target = target or source.with_suffix(".ipynb")
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(jupytext.writes(nb, fmt="ipynb"))
-    os.replace(tmp, target)
-    return target
+    return atomic_write(target, jupytext.writes(nb, fmt="ipynb"))
 
 
 def code_hash() -> str:
@@ -182,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch threads per kernel (e.g. 1 beside other jobs)")
     args = parser.parse_args(argv)
     if args.figures is None:
-        from .cli import default_figures
+        from .config import default_figures
 
         args.figures = default_figures(args.profile)
     try:

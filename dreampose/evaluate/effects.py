@@ -1,4 +1,4 @@
-"""The seven effects of DESIGN.md ("Effects the tiny run must show"), measured on this run.
+"""The paper's seven claims as effects measured on this run: measure, compare, verdict, report.
 
 Each effect compares two measured values on one metric fixed in advance (never chosen
 after looking at the numbers) and says whether the paper's claim holds here, and whether the
@@ -16,26 +16,92 @@ paired per-video difference is beyond noise (more than two standard errors):
 from __future__ import annotations
 
 import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from ..cache import Cache
 from ..config import Profile
 from .baselines import background_colour
-from .experiments import CLIP, FULL, NO_VAE_FT, ONE_POSE, STAGE1_ONLY, DreamPoseMethod, targets_of
+from .experiments import CLIP, FULL, NO_VAE_FT, ONE_POSE, STAGE1_ONLY, targets_of
 from .protocol import Result
-from .tables import Effect, compare
+from .tables import format_cell
 
 MORE_IMAGES = 3
 
 
-def zero_init_gap(profile: Profile, cache: Cache | None = None, seed: int = 0) -> dict[str, float]:
-    """Effect 1: the freshly modified model against the base, on random inputs (max abs diffs)."""
-    from ..models.base import load_base
+@dataclass
+class Effect:
+    """One of the paper's claims, measured: does ``holds`` and by how much (``detail``)."""
+
+    name: str
+    claim: str
+    metric: str
+    values: dict[str, object] = field(default_factory=dict)  # label -> float, (mean, std) or n/a string
+    holds: bool = False
+    detail: str = ""
+    beyond_noise: bool | None = None  # paired difference over videos > 2 standard errors (None: not tested)
+
+
+def _mean(value) -> float | None:
+    if isinstance(value, str) or value is None:
+        return None
+    mean = float(value[0] if isinstance(value, (tuple, list)) else value)
+    return mean if not math.isnan(mean) else None
+
+
+def compare(name: str, claim: str, a_label: str, a_value, b_label: str, b_value, higher_is_better: bool,
+            metric: str = "", paired: Sequence[float] | None = None) -> Effect:
+    """The claim "``a`` beats ``b`` on ``metric``" checked on two values (floats or (mean, std)).
+
+    ``paired``: per-video differences a - b (same videos); the effect is ``beyond_noise`` when
+    their mean exceeds two standard errors, so a tiny difference is not sold as an effect.
+    """
+    a, b = _mean(a_value), _mean(b_value)
+    values = {a_label: a_value, b_label: b_value}
+    if a is None or b is None:
+        return Effect(name, claim, metric, values, False, "not measurable: a value is unavailable")
+    holds = a > b if higher_is_better else a < b
+    word = "higher" if higher_is_better else "lower"
+    detail = (f"{a_label} {format_cell(metric, a_value)} vs {b_label} {format_cell(metric, b_value)} "
+              f"({word} is better; difference {a - b:+.4g})")
+    beyond = None
+    diffs = [d for d in (paired or []) if math.isfinite(d)]
+    if len(diffs) >= 2:
+        mean = sum(diffs) / len(diffs)
+        se = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1) / len(diffs))
+        beyond = abs(mean) > 2 * se
+        detail += f"; paired over {len(diffs)} videos {mean:+.4g} ± {se:.2g} (SE)"
+    return Effect(name, claim, metric, values, holds, detail, beyond)
+
+
+def report_effects(effects: Sequence[Effect]) -> str:
+    """Markdown table of effects: claim, metric, values, holds (yes / **no**), beyond noise, detail."""
+    lines = ["| effect | claim | metric | values | holds | beyond noise | detail |", "|---|---|---|---|---|---|---|"]
+    noise = {True: "yes", False: "no (within noise)", None: "n/a"}
+    for e in effects:
+        vals = "; ".join(f"{k}: {format_cell(e.metric, v)}" for k, v in e.values.items())
+        lines.append(f"| {e.name} | {e.claim} | {e.metric} | {vals} | {'yes' if e.holds else '**no**'} | "
+                     f"{noise[e.beyond_noise]} | {e.detail} |")
+    return "\n".join(lines) + "\n"
+
+def verdict(effect: Effect) -> str:
+    """One line on a measured effect for a notebook's closing cell."""
+    if not effect.holds:
+        word = "does NOT hold on this run"
+    elif effect.beyond_noise is False:
+        word = "holds, but within noise (paired difference under 2 standard errors)"
+    else:
+        word = "holds" + (", beyond noise" if effect.beyond_noise else "")
+    return f"{effect.name}: {word}. {effect.detail}"
+
+
+def zero_init_gap(profile: Profile, base, seed: int = 0) -> dict[str, float]:
+    """Effect 1: the freshly modified model against ``base``, on random inputs (max abs diffs)."""
     from ..pipeline import DreamPosePipeline
 
-    base = load_base(profile, cache, progress=False)
     pipe = DreamPosePipeline.from_base(base, n_poses=profile.model.n_poses)
     clip_only = DreamPosePipeline.from_base(base, n_poses=profile.model.n_poses, image_encoder_mode="clip")
     g = torch.Generator().manual_seed(seed)
@@ -61,26 +127,23 @@ def foreground_iou(frames: np.ndarray, target_iuv: np.ndarray, background: np.nd
     return float((fg & body).sum() / union) if union else 1.0
 
 
-def guidance_sweep(profile: Profile, videos, cache: Cache | None = None, scales=(1.0, 3.0, 6.0),
-                   n_videos: int = 2, n_frames: int = 8, suite=None, progress: bool = True) -> dict:
-    """Effect 6: Ours_Full sampled over an s_I x s_p grid on the first test videos.
+def guidance_sweep(full, videos, suite, scales=(1.0, 3.0, 6.0), n_videos: int = 2, n_frames: int = 8, *,
+                   progress: bool = True) -> dict:
+    """Effect 6: the trained Ours_Full method ``full`` sampled over an s_I x s_p grid on the first test videos.
 
     Returns {"scales", "iou": (len, len) array [s_I, s_p], "appearance": same, "frames": {(s_I, s_p): frames
     of the first video}, "ground_truth": its target frames}.
     """
     from tqdm.auto import tqdm
 
-    from .experiments import metric_suite
-
-    cache = cache or Cache()
-    features = (suite or metric_suite(profile, cache)).features
+    profile, features = full.run.profile, suite.features
     videos = list(videos)[:n_videos]
     iou = np.zeros((len(scales), len(scales)))
     appearance = np.zeros_like(iou)
     frames = {}
     grid = list(itertools.product(enumerate(scales), enumerate(scales)))
     for (a, s_i), (b, s_p) in tqdm(grid, desc="guidance grid", disable=not progress):
-        method = DreamPoseMethod(profile, cache, sample={"image_guidance_scale": s_i, "pose_guidance_scale": s_p})
+        method = full.with_sample(image_guidance_scale=s_i, pose_guidance_scale=s_p)
         for k, video in enumerate(videos):
             i, targets = targets_of(profile, video)
             targets = targets[:n_frames]

@@ -39,7 +39,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..cache import write_json_atomic
-from ..config import EvalConfig
+from ..config import EvalConfig, Profile
+from ..stages import Subject
 from ..data.video import DataError, Video
 from .metrics import MetricSuite, to_unit
 
@@ -60,6 +61,31 @@ def select_frames(video: Video, n_frames: int, min_distance: int, seed: int) -> 
     digest = hashlib.sha256(f"{seed}/{video.name}".encode()).digest()
     start = first + int(np.random.default_rng(int.from_bytes(digest[:8], "little")).integers(0, far - n + 1))
     return INPUT_INDEX, list(range(start, start + n))
+
+
+def subject_frames(video: Video, input_index: int, n_images: int, exclude=()) -> list[int]:
+    """Frame indices of the subject's input images (paper 6.3): the input frame, then
+    ``n_images - 1`` frames spread evenly over the rest of the video (other views of the
+    turning subject), none of them in ``exclude`` (the evaluation targets and their windows)."""
+    if n_images == 1:
+        return [input_index]
+    banned = set(exclude) | {input_index}
+    pool = [i for i in range(len(video)) if i not in banned]
+    if len(pool) < n_images - 1:
+        raise DataError(f"video {video.name!r} has too few frames outside the evaluation window for "
+                        f"subject.n_images={n_images}; lower it")
+    return [input_index] + [pool[int((k + 0.5) * len(pool) / (n_images - 1))] for k in range(n_images - 1)]
+
+
+def protocol_subject(profile: Profile, video: Video, n_images: int | None = None) -> Subject:
+    """The subject of one test video: the input frame (and ``subject.n_images - 1`` more frames
+    outside the target run and its pose windows), each with its pose window."""
+    e, n_poses = profile.eval, profile.model.n_poses
+    i, targets = select_frames(video, e.n_frames, e.min_distance, profile.seed)
+    window = n_poses // 2
+    exclude = range(targets[0] - window, targets[-1] + window + 1)
+    frames = subject_frames(video, i, profile.subject.n_images if n_images is None else n_images, exclude)
+    return Subject.from_video(video, frames, n_poses)
 
 
 def comparison_size(gt_hw: tuple[int, int], gen_hw: tuple[int, int], resolution: int) -> tuple[int, int]:

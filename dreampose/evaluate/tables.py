@@ -1,4 +1,4 @@
-"""Tables (CSV + Markdown with a caption) and the measured effects of DESIGN.md.
+"""Tables: CSV + Markdown with a caption, our rows beside the paper's quoted ones.
 
 A row is a dict: ``{"method": label, <metric>: value, ...}`` where a value is a float, a
 (mean, std) pair or a string (e.g. ``metrics.NA``); ``rows_from_results`` makes rows from
@@ -16,7 +16,6 @@ import csv
 import io
 import math
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -62,7 +61,7 @@ def _columns(rows: Sequence[dict]) -> list[str]:
     return cols
 
 
-def _fmt(metric: str, value) -> str:
+def format_cell(metric: str, value) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
@@ -93,7 +92,7 @@ def markdown_table(rows: Sequence[dict]) -> str:
     reasons: dict[str, None] = {}
 
     def cell(c, v):
-        text = _fmt(c, v)
+        text = format_cell(c, v)
         if text.startswith("n/a: "):
             reasons[f"{c}: {text[5:]}"] = None
             return "n/a"
@@ -142,59 +141,3 @@ def write_table(rows: Sequence[dict], path_stem: str | Path, caption: str, quote
     _write(csv_path, _csv(rows, source, quoted, _columns(list(rows) + list(quoted))))
     _write(md_path, md)
     return csv_path, md_path
-
-
-@dataclass
-class Effect:
-    """One of the paper's claims, measured: does ``holds`` and by how much (``detail``)."""
-
-    name: str
-    claim: str
-    metric: str
-    values: dict[str, object] = field(default_factory=dict)  # label -> float, (mean, std) or n/a string
-    holds: bool = False
-    detail: str = ""
-    beyond_noise: bool | None = None  # paired difference over videos > 2 standard errors (None: not tested)
-
-
-def _mean(value) -> float | None:
-    if isinstance(value, str) or value is None:
-        return None
-    mean = float(value[0] if isinstance(value, (tuple, list)) else value)
-    return mean if not math.isnan(mean) else None
-
-
-def compare(name: str, claim: str, a_label: str, a_value, b_label: str, b_value, higher_is_better: bool,
-            metric: str = "", paired: Sequence[float] | None = None) -> Effect:
-    """The claim "``a`` beats ``b`` on ``metric``" checked on two values (floats or (mean, std)).
-
-    ``paired``: per-video differences a - b (same videos); the effect is ``beyond_noise`` when
-    their mean exceeds two standard errors, so a tiny difference is not sold as an effect.
-    """
-    a, b = _mean(a_value), _mean(b_value)
-    values = {a_label: a_value, b_label: b_value}
-    if a is None or b is None:
-        return Effect(name, claim, metric, values, False, "not measurable: a value is unavailable")
-    holds = a > b if higher_is_better else a < b
-    word = "higher" if higher_is_better else "lower"
-    detail = (f"{a_label} {_fmt(metric, a_value)} vs {b_label} {_fmt(metric, b_value)} "
-              f"({word} is better; difference {a - b:+.4g})")
-    beyond = None
-    diffs = [d for d in (paired or []) if math.isfinite(d)]
-    if len(diffs) >= 2:
-        mean = sum(diffs) / len(diffs)
-        se = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1) / len(diffs))
-        beyond = abs(mean) > 2 * se
-        detail += f"; paired over {len(diffs)} videos {mean:+.4g} ± {se:.2g} (SE)"
-    return Effect(name, claim, metric, values, holds, detail, beyond)
-
-
-def report_effects(effects: Sequence[Effect]) -> str:
-    """Markdown table of effects: claim, metric, values, holds (yes / **no**), beyond noise, detail."""
-    lines = ["| effect | claim | metric | values | holds | beyond noise | detail |", "|---|---|---|---|---|---|---|"]
-    noise = {True: "yes", False: "no (within noise)", None: "n/a"}
-    for e in effects:
-        vals = "; ".join(f"{k}: {_fmt(e.metric, v)}" for k, v in e.values.items())
-        lines.append(f"| {e.name} | {e.claim} | {e.metric} | {vals} | {'yes' if e.holds else '**no**'} | "
-                     f"{noise[e.beyond_noise]} | {e.detail} |")
-    return "\n".join(lines) + "\n"

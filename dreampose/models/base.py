@@ -3,7 +3,8 @@
 One loader serves both. ``load_base_from(folder_or_hub_id, image_encoder)`` reads an
 SD-layout checkpoint with ``from_pretrained(..., subfolder=...)``: SD 1.5 from the hub for
 the paper profile, or the tiny base that ``dreampose.train.base`` writes in the same layout
-with ``save_base``.
+with ``save_base``. This module only builds, loads and saves; ``dreampose.stages.base`` decides
+whether to train (and caches the result).
 
 Sizes (tiny vs SD 1.5):  image 64x64 vs 512x512 (512x640 in the paper); VAE downsampling
 4 vs 8, latent 16x16x4 vs 64x64x4; CLIP image tower width 64, 8x8 patches + CLS = 65
@@ -17,8 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..cache import Cache
-from ..config import BaseConfig, Profile
+from ..config import BaseConfig
 
 _WEIGHTS = {  # accepted weight files, the first is the one we write
     "diffusers": ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin",
@@ -182,18 +182,6 @@ def save_base(base: Base, folder: str | Path) -> None:
     index = json.loads((folder / "model_index.json").read_text())
     index["feature_extractor"] = ["transformers", "CLIPImageProcessor"]  # SD's name, not the no-torchvision fallback
     (folder / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
-
-
-def load_base(profile: Profile, cache: Cache | None = None, progress: bool = True) -> Base:
-    """The profile's base: trained here and cached (source=train) or from the hub (source=hub)."""
-    b = profile.base
-    if b.source == "hub":
-        return load_base_from(b.pretrained, b.image_encoder)
-    from ..train.base import pretrain_base
-
-    cache = cache or Cache()
-    artifact = cache.artifact(profile, "base", lambda work: pretrain_base(profile, work, cache, progress))
-    return load_base_from(artifact.path)
 
 
 def component_configs(b: BaseConfig, image_size: int, vocab_size: int) -> dict[str, dict]:

@@ -25,7 +25,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..cache import Cache
 from ..config import ConfigError, Profile
 from ..data.garments import GARMENTS, PALETTE, TEXTURES
 from .base_data import (CLIP_MEAN, CLIP_STD, clip_pixels, person_crops, render_corpus, rows_of,
@@ -102,18 +101,17 @@ def train_part(objective: nn.Module, make_batch, profile: Profile, steps: int, b
     return {"final_loss": float(rows[-1]["loss"]), "train_seconds": round(seconds, 3)}
 
 
-def pretrain_base(profile: Profile, out: Path, cache: Cache | None = None, progress: bool = True) -> dict:
-    """Train VAE, CLIP and UNet on the training videos + corpus; save an SD-layout folder at ``out``."""
+def pretrain_base(profile: Profile, world, out: Path, progress: bool = True) -> dict:
+    """Train VAE, CLIP and UNet on ``world``'s training videos + a corpus; save an SD-layout folder at ``out``."""
     from diffusers import AutoencoderKL, DDPMScheduler, PNDMScheduler, UNet2DConditionModel
     from transformers import (CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTextModel, CLIPTextModelWithProjection,
                               CLIPVisionModelWithProjection)
 
-    from ..data.world import load_world
     from ..models.base import Base, component_configs, save_base
     from ..models.tokenizer import make_tokenizer
 
     b = profile.base
-    videos = load_world(profile, cache, progress=progress).train + render_corpus(profile, progress)
+    videos = world.train + render_corpus(profile, progress)
     frames, foreground, captions = training_frames(videos)
     n = len(frames)
     # every word of the world's caption grammar is a token, seen in the captions or not

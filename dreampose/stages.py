@@ -1,0 +1,208 @@
+"""The stage graph in the paper's order (Fig. 2 and Fig. 5), one cached function per stage.
+
+    data     (run)                      -> World     the synthetic world, or UBC Fashion (5.2)
+    base     (run)                      -> Base      the tiny base trained here, or SD + CLIP from the hub
+    stage1   (run)                      -> Artifact  UNet + adapter on all training videos (4.2.3)
+    subject  (run, stage1, Subject)     -> Artifact  UNet + adapter on one person's image(s) and poses
+    decoder  (run, subject, Subject)    -> Artifact  the VAE decoder on the same image(s)
+    frames   (run, model, Subject, poses, targets, sample) -> frames   dual-guided samples (4.4)
+
+A variant (Ours_CLIP, Ours_1-pose, ...) is another ``Run`` (``run.variant(...)``). Each stage
+writes one artifact under its name and the hash of the settings it depends on (``cache``);
+interrupted, it resumes from its last checkpoint. The subject and decoder stages take a
+``Subject`` (images and their poses), never a test-video index, so a user's photo goes through
+the same code as the evaluation protocol. Scoring lives in ``dreampose.evaluate``; it receives
+trained models and never trains.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .cache import Artifact, Cache
+from .config import Profile
+from .files import atomic_path
+
+@dataclass(frozen=True)
+class Run:
+    """What every stage needs: the profile, the artifact cache and whether to draw progress bars."""
+
+    profile: Profile
+    cache: Cache = field(default_factory=Cache)
+    progress: bool = True
+
+    def variant(self, *overrides: str) -> "Run":
+        """The same run with ``section.key=value`` overrides on a copy of the profile."""
+        return Run(copy.deepcopy(self.profile).override(*overrides), self.cache, self.progress)
+
+    def quiet(self) -> "Run":
+        return Run(self.profile, self.cache, False)
+
+
+@dataclass(frozen=True, eq=False)
+class Subject:
+    """One person (paper 4.2.3): input image(s) x0 and the DensePose IUV window of each.
+
+    images: (K, H, W, 3) uint8; pose_windows: (K, n_poses, H, W, 3) uint8 IUV, the window of
+    poses around each image (a still photo repeats its one pose). ``key`` hashes both, so a
+    finetuned model is found again for the same person whatever the name.
+    """
+
+    name: str
+    images: np.ndarray
+    pose_windows: np.ndarray
+    frames: tuple[int, ...] = ()  # where the images come from in their video, if they do (not hashed)
+
+    @classmethod
+    def from_video(cls, video, frames: list[int], n_poses: int) -> "Subject":
+        """Frames ``frames`` of ``video`` as the input images, each with its window of neighbours."""
+        from .data.pose import window_indices
+
+        windows = [video.iuv[window_indices(i, len(video), n_poses)] for i in frames]
+        return cls(video.name, video.frames[list(frames)], np.stack(windows), tuple(int(i) for i in frames))
+
+    @property
+    def key(self) -> str:
+        digest = hashlib.sha256()
+        for arr in (self.images, self.pose_windows):
+            digest.update(repr((arr.shape, str(arr.dtype))).encode())
+            digest.update(np.ascontiguousarray(arr).tobytes())
+        return digest.hexdigest()[:16]
+
+
+def data(run: Run):
+    """The profile's world: rendered once into the cache (synthetic) or read from disk (UBC)."""
+    from .data.world import load_world
+
+    return load_world(run.profile, run.cache, progress=run.progress)
+
+
+def base(run: Run):
+    """The pretrained base: trained here and cached (``base.source: train``) or from the hub."""
+    from .models.base import load_base_from
+
+    b = run.profile.base
+    if b.source == "hub":
+        return load_base_from(b.pretrained, b.image_encoder)
+    from .train.base import pretrain_base
+
+    artifact = run.cache.artifact(run.profile, "base",
+                                  lambda work: pretrain_base(run.profile, data(run), work, run.progress))
+    return load_base_from(artifact.path)
+
+
+def load_pipeline(artifact: Artifact):
+    """The DreamPosePipeline saved in a stage1 / subject / decoder artifact."""
+    from .pipeline import DreamPosePipeline
+    from .train.finetune import PIPELINE_DIR
+
+    return DreamPosePipeline.from_pretrained(artifact.path / PIPELINE_DIR)
+
+
+@lru_cache(maxsize=2)
+def _load_cached(path: str):
+    """Sampling many videos with one model (stage 1 only) loads it once."""
+    from .pipeline import DreamPosePipeline
+    from .train.finetune import PIPELINE_DIR
+
+    return DreamPosePipeline.from_pretrained(Path(path) / PIPELINE_DIR)
+
+
+def stage1(run: Run) -> Artifact:
+    """Stage 1: UNet + adapter finetuned on all training videos, with conditioning dropout."""
+    from .train.finetune import train_stage1
+
+    return run.cache.artifact(run.profile, "stage1",
+                              lambda work: train_stage1(run.profile, data(run), base(run), work, run.progress),
+                              collective=True)
+
+
+def subject(run: Run, stage1_model: Artifact, person: Subject) -> Artifact:
+    """Stage 2: the stage-1 UNet + adapter finetuned on ``person``'s image(s) and poses."""
+    from .train.finetune import train_subject
+
+    def build(work: Path) -> dict:
+        return train_subject(run.profile, load_pipeline(stage1_model), person, work, run.progress)
+
+    return run.cache.artifact(run.profile, "subject", build, collective=True,
+                              subject=person.key, stage1=stage1_model.key)
+
+
+def decoder(run: Run, subject_model: Artifact, person: Subject) -> Artifact:
+    """The VAE decoder finetuned on ``person``'s image(s); with ``decoder.enabled: false``
+    (Ours_No-VAE-FT) this is ``subject_model`` itself."""
+    from .train.finetune import train_decoder
+
+    if not run.profile.decoder.enabled:
+        return subject_model
+
+    def build(work: Path) -> dict:
+        return train_decoder(run.profile, load_pipeline(subject_model), person, work, run.progress)
+
+    return run.cache.artifact(run.profile, "decoder", build, collective=True,
+                              subject=person.key, model=subject_model.key)
+
+
+def finetuned(run: Run, stage1_model: Artifact, person: Subject) -> Artifact:
+    """Fig. 5: the subject stage, then the decoder stage, for one person."""
+    return decoder(run, subject(run, stage1_model, person), person)
+
+
+def sample_settings(run: Run, **overrides) -> dict:
+    """The profile's ``sample`` section as a dict, with ``overrides`` (e.g. image_guidance_scale=5.0)."""
+    return {**asdict(run.profile.sample), **overrides}
+
+
+def sample_frames(pipe, images, iuv: np.ndarray, targets: list[int], sample: dict, seed: int,
+                  size: tuple[int, int]) -> np.ndarray:
+    """Render poses ``targets`` of the IUV sequence ``iuv`` from ``images`` with dual guidance
+    (paper 4.4): (len(targets), H, W, 3) uint8. The one sampling call of the package."""
+    import torch
+
+    from .pipeline import make_scheduler
+
+    pipe.set_progress_bar_config(disable=True)
+    pipe.scheduler = make_scheduler(sample["scheduler"], pipe.scheduler.config)
+    out = pipe(list(images), iuv, frames=list(targets), num_inference_steps=sample["steps"],
+               image_guidance_scale=sample["image_guidance_scale"], pose_guidance_scale=sample["pose_guidance_scale"],
+               frames_per_batch=sample["frames_per_batch"], output_type="np",
+               generator=torch.Generator().manual_seed(seed), height=size[0], width=size[1])
+    return (out.frames * 255).round().astype(np.uint8)
+
+
+def sampling_seed(seed: int, name: str) -> int:
+    """Sampling seed of one subject's video: independent of the order and number of videos."""
+    return int.from_bytes(hashlib.sha256(f"sample/{seed}/{name}".encode()).digest()[:8], "little") >> 1
+
+
+@dataclass(frozen=True)
+class Model:
+    """A DreamPose model to sample: a cache ``key`` naming its weights and ``load()`` -> pipeline."""
+
+    key: str
+    load: Callable[[], object]
+
+    @classmethod
+    def of(cls, artifact: Artifact) -> "Model":
+        return cls(f"{artifact.stage}/{artifact.key}", lambda: _load_cached(str(artifact.path)))
+
+
+def frames(run: Run, model: Model, person: Subject, iuv: np.ndarray, targets: list[int], sample: dict) -> np.ndarray:
+    """``sample_frames`` of ``person`` in poses ``targets`` of ``iuv``, cached: ``model.load()``
+    runs only when these frames were never rendered with these settings."""
+    key = hashlib.sha256(repr((model.key, sorted(sample.items()), person.key, list(targets),
+                               run.profile.seed)).encode()).hexdigest()[:16]
+    path = run.cache.root / "frames" / f"{person.name}-{key}.npy"
+    if path.is_file():
+        return np.load(path)
+    out = sample_frames(model.load(), person.images, iuv, targets, sample,
+                        sampling_seed(run.profile.seed, person.name), person.images.shape[1:3])
+    with atomic_path(path) as tmp:
+        np.save(tmp, out)
+    return out
