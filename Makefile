@@ -28,7 +28,7 @@ notebooks: venv  ## execute notebooks/ with papermill (up-to-date ones are skipp
 test: venv
 	$(BIN)/python -m pytest
 
-bench: venv  # speed/quality/memory ratios of issue 8 on the cached tiny artifacts (after `make reproduce`)
+bench: venv  # speed, quality and memory ratios on the cached tiny artifacts (after `make reproduce`)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 doctor: venv

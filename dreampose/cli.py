@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 from .config import PROFILES, default_figures, load_profile
 
@@ -79,6 +80,15 @@ def cmd_reproduce(args) -> None:
     from . import reproduce
 
     reproduce.run(_profile(args), figures_dir=args.figures, imported=_imported(args.imports))
+    if args.compare:
+        from .evaluate.compare import compare_runs
+        from .files import atomic_write
+
+        report, changed = compare_runs(args.compare, args.figures)
+        print(report + f"(written to {atomic_write(Path(args.figures) / 'comparison.md', report)})")
+        if changed:
+            raise SystemExit(2)
+        return
     if not args.no_notebooks:  # the notebooks draw every figure from the cached stages
         from .run_notebooks import NotebookError, run_all
 
@@ -129,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
                                 "so a smoke run never overwrites the tiny results)")
         if name == "reproduce":
             p.add_argument("--no-notebooks", action="store_true", help="run the stages only, not the notebooks")
+            p.add_argument("--compare", nargs="?", const="figures", default=None, metavar="REFERENCE",
+                           help="score this run against a reference folder of tables (default the committed "
+                                "figures/), differences in standard errors; the run writes into figures/fresh/ "
+                                "unless --figures is given, skips the notebooks, and exits 2 if a verdict changed")
         if name in ("reproduce", "evaluate"):
             p.add_argument("--import", dest="imports", action="append", default=[], metavar="LABEL=FOLDER",
                            help="score another method's frames (<FOLDER>/<video>/<frame:05d>.png) as a Table 1 row")
@@ -157,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     args = build_parser().parse_args(argv)
     if getattr(args, "figures", "") is None:
-        args.figures = default_figures(args.profile)
+        args.figures = "figures/fresh" if getattr(args, "compare", None) else default_figures(args.profile)
     start = time.perf_counter()
     try:
         args.func(args)

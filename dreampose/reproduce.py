@@ -96,17 +96,17 @@ def score(run: stages.Run, methods: dict[str, DreamPoseMethod], videos, base, fi
           imported: dict[str, str] | None = None, command: str = "dreampose reproduce") -> Results:
     """Sample and score the trained ``methods`` with the baselines and imported methods; write
     Tables 1 and 2 and the seven effects (``effects.md``) into ``figures_dir``. Cached."""
-    profile, cache = run.profile, run.cache
+    profile = run.profile
     start = time.perf_counter()
     suite = ex.metric_suite(profile, base)  # built once: it holds the base model's CLIP tower
-    table2 = ex.score_ablations({k: methods[k] for k in (*ex.ABLATIONS, ex.STAGE1_ONLY)}, videos, cache, suite)
+    table2 = ex.score_ablations({k: methods[k] for k in (*ex.ABLATIONS, ex.STAGE1_ONLY)}, videos, suite)
     written = ex.write_results_table(2, table2, profile, figures_dir, command)
     say("evaluate", "Table 2 -> " + ", ".join(map(str, written)))
-    table1 = ex.score_comparisons(profile, table2[ex.FULL], videos, cache, suite, imported)
+    table1 = ex.score_comparisons(run, table2[ex.FULL], videos, suite, imported)
     say("evaluate", "Table 1 -> " + ", ".join(map(str, ex.write_results_table(1, table1, profile, figures_dir,
                                                                               command))))
     more = methods[MORE_IMAGES]
-    more_images = ex.evaluate(more, MORE_IMAGES, more.run.profile, videos, cache, suite)
+    more_images = ex.evaluate(more, MORE_IMAGES, more.run, videos, suite)
     sweep = fx.guidance_sweep(methods[ex.FULL], videos, suite)
     found = fx.measure_effects(table2, fx.zero_init_gap(profile, base), sweep, more_images)
     out = atomic_write(Path(figures_dir) / "effects.md",

@@ -38,7 +38,7 @@ overrides = []
 from dreampose.notebook import setup
 
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
-p, cache, world, out = nb.profile, nb.cache, nb.world, nb.output_dir
+p, run, world, out = nb.profile, nb.run, nb.world, nb.output_dir
 
 # %%
 import textwrap
@@ -49,6 +49,7 @@ import torch
 from diffusers import DDIMScheduler, StableDiffusionPipeline
 from IPython.display import Markdown, display
 
+from dreampose import stages
 from dreampose.conditioning import as_pose_windows
 from dreampose.data.images import tensor_to_uint8, video_to_tensor
 from dreampose.evaluate.base_quality import base_quality, format_quality, image_embeds, text_embeds, zero_shot
@@ -57,11 +58,9 @@ from dreampose.evaluate.effects import foreground_iou
 from dreampose.evaluate.experiments import targets_of
 from dreampose.figures import image_grid, iuv_to_rgb
 from dreampose.guidance import branch_weights, combine, guided_eps
-from dreampose.models.base import load_base
-from dreampose.train import finetune
 from dreampose.widgets import FrameRenderer, guidance_explorer, static_grid
 
-base = load_base(p, cache)
+base = stages.base(run)
 f = 2 ** (len(base.vae.config.block_out_channels) - 1)
 print(f"base model: {base.path}")
 print(f"frames {p.data.height}x{p.data.width} px -> latents {base.vae.config.latent_channels}x"
@@ -193,8 +192,8 @@ for s, m in t2i.items():
 
 # %%
 start = time.perf_counter()
-stage1 = finetune.stage1(p, cache)
-pipe = finetune.load_pipeline(stage1)
+stage1 = stages.stage1(run)
+pipe = stages.load_pipeline(stage1)
 pipe.set_progress_bar_config(disable=True)
 print(f"stage-1 model: {stage1.path} ({'from the cache' if stage1.loaded else 'trained now'}, "
       f"{time.perf_counter() - start:.0f} s)")
@@ -381,4 +380,4 @@ print(f"* Best pose alignment at s_I = {grid_scales[best[0]]:g}, s_p = {grid_sca
 print(f"* Explorer: first picture (conditions + one frame) in {explorer_seconds:.2f} s, a slider change "
       f"({steps} {p.sample.scheduler} steps, one frame) in {change_seconds:.2f} s on this machine.")
 print(f"* The paper gives no numbers for its guidance weights or samplers; notebook 06 measures the s_I x s_p "
-      "effect over several test subjects (effect 6 of DESIGN.md).")
+      "effect over several test subjects (effect 6 of `figures/effects.md`).")

@@ -39,17 +39,19 @@ overrides = []
 from dreampose.notebook import setup
 
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
-p, cache, world, out = nb.profile, nb.cache, nb.world, nb.output_dir
+p, run, world, out = nb.profile, nb.run, nb.world, nb.output_dir
 
 # %%
-
-from dreampose import panels
+from dreampose import panels, stages
 from dreampose.data.images import tensor_to_uint8
 from dreampose.data.pairs import PairDataset
-from dreampose.evaluate import studies
-from dreampose.evaluate.experiments import DreamPoseMethod, metric_suite, targets_of, variant
+from dreampose.evaluate.experiments import metric_suite, targets_of
+from dreampose.evaluate.protocol import protocol_subject
+from dreampose.evaluate.studies import subject as subject_study
+from dreampose.evaluate.studies import training
 from dreampose.figures import image_grid, preview_world
-from dreampose.train import finetune
+from dreampose.reproduce import trained
+from dreampose.train.finetune import latent_size
 
 s1 = p.stage1
 print(f"profile {p.name}: {len(world.train)} training videos, {sum(len(v) for v in world.train)} frames, "
@@ -75,7 +77,7 @@ nb.show(preview_world(world.train, n_videos=3, n_frames=6), "stage1_data.png")
 # two frames either side), then the input image x0 and the target frame.
 
 # %%
-pairs = PairDataset(world.train[:4], p.model.n_poses, finetune.latent_size(p), length=16, seed=p.seed)
+pairs = PairDataset(world.train[:4], p.model.n_poses, latent_size(p), length=16, seed=p.seed)
 item = pairs[3]
 window = item["pose"].reshape(p.model.n_poses, 2, *item["pose"].shape[-2:])
 fig = image_grid({"pose window": [panels.uv_to_rgb(uv) for uv in window.numpy()],
@@ -88,12 +90,12 @@ print(f"video {item['video']}: input x0 = frame {item['input_index']}, target = 
 # %% [markdown]
 # ## Training
 #
-# `finetune.stage1` trains and caches the artifact (or loads it when it exists). The loss is the
+# `stages.stage1` trains and caches the artifact (or loads it when it exists). The loss is the
 # usual noise-prediction error of latent diffusion. It is noisy because every step draws new
 # timesteps: a step with many nearly clean samples has a small loss whatever the model knows.
 
 # %%
-art = finetune.stage1(p, cache)
+art = stages.stage1(run)
 m = art.manifest
 print(f"stage 1: {m['steps']} steps in {m['train_seconds']:.0f} s, final loss {m['final_loss']:.4f} "
       f"({'loaded from the cache' if art.loaded else 'trained now'})")
@@ -109,10 +111,10 @@ print(f"stage 1: {m['steps']} steps in {m['train_seconds']:.0f} s, final loss {m
 
 # %%
 early = max(1, m["steps"] // 5)
-snapshots = {"step 0 (surgery only)": studies.InitMethod(p, cache),
-             f"step {early}": DreamPoseMethod(studies.stage1_at(p, early), cache, finetune=False),
-             f"step {m['steps']}": DreamPoseMethod(p, cache, finetune=False)}
 videos = world.test[:2]
+snapshots = {"step 0 (surgery only)": training.init_method(run, {v.name: protocol_subject(p, v, 1) for v in videos}),
+             f"step {early}": trained(training.stage1_at(run, early), "early", videos, finetune=False),
+             f"step {m['steps']}": trained(run, "stage 1", videos, finetune=False)}
 for k, video in enumerate(videos):
     i, targets = targets_of(p, video)
     rows = {label: method(video, i, targets) for label, method in snapshots.items()}
@@ -121,7 +123,7 @@ for k, video in enumerate(videos):
             f"stage1_samples_{k}.png")
 
 # %%
-along = {label: studies.frame_scores(method, p, videos) for label, method in snapshots.items()}
+along = {label: subject_study.frame_scores(method, p, videos) for label, method in snapshots.items()}
 for label, scores in along.items():
     print(f"{label:>22}: IoU with the target pose {scores['IoU with target pose']:.3f}, "
           f"L1 to ground truth {scores['L1 to ground truth']:.4f}, PSNR {scores['PSNR']:.2f}")
@@ -147,11 +149,10 @@ nb.show(panels.loss_curves(curves, marks={f"step {early}": early}, title="stage 
 # (s_I = s_p = 1, only the full branch is used) and with the profile's guidance.
 
 # %%
-p_nodrop = variant(p, *studies.NO_DROPOUT)
-models = {"with dropout": p, "no dropout": p_nodrop}
-losses = {label: studies.branch_losses(finetune.load_pipeline(finetune.stage1(q, cache)), world.test, q, n_pairs=32)
-          for label, q in models.items()}
-for branch in studies.BRANCHES:
+runs = {"with dropout": run, "no dropout": run.variant(*training.NO_DROPOUT)}
+losses = {label: training.branch_losses(stages.load_pipeline(stages.stage1(r)), world.test, r.profile, n_pairs=32)
+          for label, r in runs.items()}
+for branch in training.BRANCHES:
     print(f"{branch:>22}: " + "   ".join(f"{label} {losses[label][branch]:.4f}" for label in models))
 
 # %% [markdown]
@@ -160,23 +161,24 @@ for branch in studies.BRANCHES:
 # difference is in what the null branches learnt, measured above.
 
 # %%
-curves["stage 1, no dropout"] = panels.read_loss(finetune.stage1(p_nodrop, cache).path / "loss.csv")
+curves["stage 1, no dropout"] = panels.read_loss(stages.stage1(runs["no dropout"]).path / "loss.csv")
 nb.show(panels.loss_curves(curves, title="stage 1 with and without conditioning dropout"),
         "stage1_loss_dropout.png")
 
 # %%
 s_i, s_p = p.sample.image_guidance_scale, p.sample.pose_guidance_scale
-settings = {"s=1/1": ("sample.image_guidance_scale=1.0", "sample.pose_guidance_scale=1.0"), f"s={s_i:g}/{s_p:g}": ()}
-guided = {f"{label}, {setting}": DreamPoseMethod(variant(q, *extra), cache, finetune=False)
-          for label, q in models.items() for setting, extra in settings.items()}
+settings = {"s=1/1": {"image_guidance_scale": 1.0, "pose_guidance_scale": 1.0}, f"s={s_i:g}/{s_p:g}": {}}
+stage1_of = {label: trained(r, label, videos, finetune=False) for label, r in runs.items()}
+guided = {f"{label}, {setting}": method.with_sample(**extra)
+          for label, method in stage1_of.items() for setting, extra in settings.items()}
 video = videos[0]
 i, targets = targets_of(p, video)
 nb.show(panels.comparison_panel(video.frames[i], video.frames[targets],
                                 {label: method(video, i, targets) for label, method in guided.items()},
                                 frames=targets, n_cols=6, title="stage 1 with and without dropout, s = s_I/s_p"),
         "stage1_dropout.png")
-features = metric_suite(p, cache).features
-dropout_scores = {label: studies.frame_scores(method, p, videos, features) for label, method in guided.items()}
+features = metric_suite(p, stages.base(run)).features
+dropout_scores = {label: subject_study.frame_scores(method, p, videos, features) for label, method in guided.items()}
 show = ["L1 to ground truth", "PSNR", "IoU with target pose"] + [f.name for f in features]
 for label, scores in dropout_scores.items():
     print(f"{label:>26}: " + ", ".join(f"{k} {scores[k]:.4f}" for k in show))
@@ -195,7 +197,7 @@ print(f"* Pose following along training (IoU with the target body): {iou[0]:.3f}
 print(f"* L1 to the ground truth: {first['L1 to ground truth']:.4f} at step 0, {last['L1 to ground truth']:.4f} "
       "after stage 1.")
 d, n = losses["with dropout"], losses["no dropout"]
-null = [b for b in studies.BRANCHES if b != "image + pose"]
+null = [b for b in training.BRANCHES if b != "image + pose"]
 better = [b for b in null if d[b] < n[b]]
 print(f"* Dropout trains the null branches: with dropout the noise is predicted better in {len(better)} of "
       f"{len(null)} null branches ({', '.join(f'{b} {d[b]:.4f} vs {n[b]:.4f}' for b in null)}); "

@@ -42,7 +42,7 @@ overrides = []
 from dreampose.notebook import setup
 
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
-p, cache, world, out = nb.profile, nb.cache, nb.world, nb.output_dir
+p, run, world, out = nb.profile, nb.run, nb.world, nb.output_dir
 
 # %%
 from IPython.display import Markdown, display
@@ -51,19 +51,18 @@ from dreampose import panels
 from dreampose.data.images import tensor_to_uint8, video_to_tensor
 from dreampose.data.pairs import SubjectDataset
 from dreampose.data.pose import pose_maps, pose_window
-from dreampose.evaluate import studies
 from dreampose.evaluate.baselines import copy_input
-from dreampose.evaluate.effects import MORE_IMAGES
-from dreampose.evaluate.experiments import (ABLATIONS, FULL, NO_VAE_FT, STAGE1_ONLY, DreamPoseMethod,
-                                           evaluated_videos, targets_of, variant)
+from dreampose.evaluate.effects import MORE_IMAGES, verdict
+from dreampose.evaluate.experiments import FULL, NO_VAE_FT, STAGE1_ONLY, targets_of
+from dreampose.evaluate.studies import subject as study
 from dreampose.evaluate.tables import markdown_table, rows_from_results
 from dreampose.figures import image_grid
-from dreampose.reproduce import evaluate_stage
-from dreampose.train import finetune
+from dreampose.reproduce import MORE_IMAGES as MORE_LABEL
+from dreampose.reproduce import trained
+from dreampose.train.finetune import latent_size
 
-runs = evaluate_stage(p, out, cache, world)  # every variant, trained and scored (cached)
-effects = {e.name.split(".")[0]: e for e in runs["effects"]}
-videos = evaluated_videos(p, world)
+res = nb.results()  # every variant trained and scored (cached)
+videos = nb.videos
 print(f"subject stage here: {p.subject.steps} steps at lr {p.subject.lr:g}, batch {p.subject.batch_size}, "
       f"random crops {'on' if p.subject.random_crop else 'off'} (smallest side {p.subject.crop_scale:.0%})")
 print("subject stage paper: 500 steps at lr 1e-5, no dropout, random crops")
@@ -76,8 +75,7 @@ print("subject stage paper: 500 steps at lr 1e-5, no dropout, random crops")
 # yet (that is notebook 05): it is the Ours_No-VAE-FT variant.
 
 # %%
-stage1_only = DreamPoseMethod(p, cache, finetune=False)
-subject_only = DreamPoseMethod(variant(p, *ABLATIONS[NO_VAE_FT]), cache)
+stage1_only, subject_only = res.methods[STAGE1_ONLY], res.methods[NO_VAE_FT]
 for k, video in enumerate(videos[:2]):
     i, targets = targets_of(p, video)
     rows = {"stage 1 only": stage1_only(video, i, targets), "+ subject finetuning": subject_only(video, i, targets)}
@@ -86,20 +84,16 @@ for k, video in enumerate(videos[:2]):
             f"subject_before_after_{k}.png")
 
 # %%
-metrics = [m for m in ("L1", "SSIM", "PSNR", "CLIP-tiny feature distance") if m in runs["table2"][FULL].metrics]
-display(Markdown(markdown_table(rows_from_results({k: runs["table2"][k] for k in (STAGE1_ONLY, NO_VAE_FT, FULL)},
+metrics = [m for m in ("L1", "SSIM", "PSNR", "CLIP-tiny feature distance") if m in res.table2[FULL].metrics]
+display(Markdown(markdown_table(rows_from_results({k: res.table2[k] for k in (STAGE1_ONLY, NO_VAE_FT, FULL)},
                                                  metrics))))
 
 # %% [markdown]
 # The subject stage's loss, for each test subject (one curve per subject):
 
 # %%
-method = DreamPoseMethod(p, cache)
-curves = {}
-for video in videos:
-    i, targets = targets_of(p, video)
-    art = finetune.subject(p, video, i, cache, False, method.subject_frames(video, i, targets))
-    curves[video.name] = panels.read_loss(art.path / "loss.csv")
+method = res.methods[FULL]
+curves = {video.name: panels.read_loss(method.artifacts[video.name]["subject"].path / "loss.csv") for video in videos}
 nb.show(panels.loss_curves(curves, title="subject finetuning loss per test subject"), "subject_loss.png")
 
 # %% [markdown]
@@ -111,7 +105,7 @@ nb.show(panels.loss_curves(curves, title="subject finetuning loss per test subje
 # %%
 video = videos[0]
 frame = video_to_tensor(video.frames[:1])[0]
-uv = pose_maps(video.iuv, finetune.latent_size(p))
+uv = pose_maps(video.iuv, latent_size(p))
 crops = SubjectDataset([frame], [pose_window(uv, 0, p.model.n_poses)], length=6, seed=p.seed,
                        crop_scale=p.subject.crop_scale)
 items = [crops[k] for k in range(6)]
@@ -130,18 +124,17 @@ nb.show(fig, "subject_random_crops.png")
 # input's body was (overlap with the input's body) rather than where the target's is.
 
 # %%
-p_nocrop = variant(p, *studies.NO_RANDOM_CROP)
-nocrop = DreamPoseMethod(p_nocrop, cache)
 sticky = videos[:2]
+nocrop = trained(run.variant(*study.NO_RANDOM_CROP), "no random crop", sticky)  # trains on a cold cache
 for k, video in enumerate(sticky):
     i, targets = targets_of(p, video)
     rows = {"with random crops": method(video, i, targets), "without random crops": nocrop(video, i, targets)}
     nb.show(panels.comparison_panel(video.frames[i], video.frames[targets], rows, iuv=video.iuv[targets],
                                     frames=targets, title=f"texture sticking, {video.name}"),
             f"subject_texture_sticking_{k}.png")
-stick = {"with random crops": studies.frame_scores(method, p, sticky),
-         "without random crops": studies.frame_scores(nocrop, p, sticky),
-         "copy of the input frame": studies.frame_scores(copy_input, p, sticky)}
+stick = {"with random crops": study.frame_scores(method, p, sticky),
+         "without random crops": study.frame_scores(nocrop, p, sticky),
+         "copy of the input frame": study.frame_scores(copy_input, p, sticky)}
 for label, s in stick.items():
     print(f"{label:>23}: IoU target pose {s['IoU with target pose']:.3f}, "
           f"IoU input pose {s['IoU of the input pose']:.3f}, "
@@ -157,17 +150,17 @@ for label, s in stick.items():
 # window.
 
 # %%
-more = DreamPoseMethod(variant(p, f"subject.n_images={MORE_IMAGES}"), cache)
+more = res.methods[MORE_LABEL]
 for k, video in enumerate(videos[:2]):
     i, targets = targets_of(p, video)
-    picks = more.subject_frames(video, i, targets)
+    picks = list(more.subjects[video.name].frames)
     rows = {"1 input image": method(video, i, targets), f"{MORE_IMAGES} input images": more(video, i, targets)}
     nb.show(panels.comparison_panel([video.frames[j] for j in picks], video.frames[targets], rows,
                                     iuv=video.iuv[targets], frames=targets,
                                     title=f"{video.name}: input frames {picks}"),
             f"fig12_multiple_inputs_{k}.png")
-display(Markdown(markdown_table(rows_from_results({"1 input image": runs["table2"][FULL],
-                                                  f"{MORE_IMAGES} input images": runs["more_images"]},
+display(Markdown(markdown_table(rows_from_results({"1 input image": res.table2[FULL],
+                                                  f"{MORE_IMAGES} input images": res.more_images},
                                                  ["L1", "SSIM", "PSNR"]))))
 
 # %% [markdown]
@@ -175,8 +168,8 @@ display(Markdown(markdown_table(rows_from_results({"1 input image": runs["table2
 
 # %%
 print(f"Profile {p.name}, seed {p.seed}, {len(videos)} test videos.")
-print("*", studies.verdict(effects["5"]))
-s1, sub = runs["table2"][STAGE1_ONLY], runs["table2"][NO_VAE_FT]
+print("*", verdict(res.effect(5)))
+s1, sub = res.table2[STAGE1_ONLY], res.table2[NO_VAE_FT]
 print("  (effect 5 compares the full model with stage 1 alone; below, the subject stage alone, no decoder stage)")
 for metric in ("L1", "SSIM", "PSNR"):
     a, b = sub.summary(metric)[0], s1.summary(metric)[0]
@@ -196,7 +189,7 @@ print("  " + (f"Without crops the frames copy the input image more ({sum(signs.v
          f"targets' (a plain copy of the input frame scores {copied['IoU with target pose']:.3f}), "
          "so the panel shows the copying better than this number."
          if wo["IoU with target pose"] >= w["IoU with target pose"] else ""))
-print("*", studies.verdict(effects["7"]))
+print("*", verdict(res.effect(7)))
 print("  Paper (UBC Fashion, 512 px): subject finetuning and the crops are shown qualitatively, and 6.3 shows more "
       "input images qualitatively; Animate Anyone reports DreamPose without subject finetuning at SSIM 0.879 vs "
       "0.885 with it.")

@@ -38,24 +38,22 @@ overrides = []
 from dreampose.notebook import setup
 
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
-p, cache, world, out = nb.profile, nb.cache, nb.world, nb.output_dir
+p, world, out = nb.profile, nb.world, nb.output_dir
 
 # %%
 import numpy as np
 from IPython.display import Markdown, display
 
 from dreampose import panels
-from dreampose.evaluate import studies
-from dreampose.evaluate.experiments import ABLATIONS, FULL, NO_VAE_FT, DreamPoseMethod, evaluated_videos, targets_of, variant
+from dreampose.evaluate.effects import verdict
+from dreampose.evaluate.experiments import FULL, NO_VAE_FT, targets_of
+from dreampose.evaluate.studies.decoder import decoder_reconstruction
 from dreampose.evaluate.tables import markdown_table, rows_from_results
 from dreampose.figures import image_grid
-from dreampose.reproduce import evaluate_stage
-from dreampose.train import finetune
 
-runs = evaluate_stage(p, out, cache, world)  # cached after the first notebook that runs it
-effects = {e.name.split(".")[0]: e for e in runs["effects"]}
-videos = evaluated_videos(p, world)
-full, no_ft = DreamPoseMethod(p, cache), DreamPoseMethod(variant(p, *ABLATIONS[NO_VAE_FT]), cache)
+res = nb.results()  # every variant trained and scored (cached after the first notebook that runs it)
+videos = nb.videos
+full, no_ft = res.methods[FULL], res.methods[NO_VAE_FT]
 print(f"decoder stage here: {p.decoder.steps} steps at lr {p.decoder.lr:g}; paper: 1500 steps at lr 5e-5")
 
 # %% [markdown]
@@ -85,7 +83,11 @@ for k, video in enumerate(videos[:2]):
 # overfit to the input pose; if so, the gain should carry over to the unseen frames.
 
 # %%
-recon = {video.name: studies.decoder_reconstruction(p, video, cache) for video in videos}
+recon = {}
+for video in videos:
+    arts, person = full.artifacts[video.name], full.subjects[video.name]
+    recon[video.name] = decoder_reconstruction(arts["subject"], arts["decoder"], video, list(person.frames),
+                                               targets_of(p, video)[1])
 rows = []
 for version in ("before", "after"):
     for split, name in (("subject", "input photo"), ("targets", "unseen frames")):
@@ -109,16 +111,15 @@ nb.show(fig, "decoder_reconstruction.png")
 
 # %%
 metrics = [m for m in ("L1", "SSIM", "PSNR", "CLIP-tiny feature distance", "temporal L1")
-           if m in runs["table2"][FULL].metrics]
-display(Markdown(markdown_table(rows_from_results({k: runs["table2"][k] for k in (NO_VAE_FT, FULL)}, metrics))))
+           if m in res.table2[FULL].metrics]
+display(Markdown(markdown_table(rows_from_results({k: res.table2[k] for k in (NO_VAE_FT, FULL)}, metrics))))
 
 # %% [markdown]
 # The decoder stage's loss on the first test subject (reconstruction error, L1 + MSE):
 
 # %%
 video = videos[0]
-i, targets = targets_of(p, video)
-art = finetune.decoder(p, video, i, cache, False, full.subject_frames(video, i, targets))
+art = full.artifacts[video.name]["decoder"]
 nb.show(panels.loss_curves({f"decoder, {video.name}": panels.read_loss(art.path / "loss.csv")},
                            title="decoder finetuning loss (L1 + MSE)"), "decoder_loss.png")
 
@@ -128,9 +129,9 @@ nb.show(panels.loss_curves({f"decoder, {video.name}": panels.read_loss(art.path 
 # %%
 mean = {key: float(np.mean([r["psnr"][key] for r in recon.values()])) for key in recon[videos[0].name]["psnr"]}
 print(f"Profile {p.name}, seed {p.seed}, {len(videos)} test videos.")
-print("*", studies.verdict(effects["3"]))
+print("*", verdict(res.effect(3)))
 for metric in ("L1", "SSIM"):
-    a, b = runs["table2"][FULL].summary(metric)[0], runs["table2"][NO_VAE_FT].summary(metric)[0]
+    a, b = res.table2[FULL].summary(metric)[0], res.table2[NO_VAE_FT].summary(metric)[0]
     better = a < b if metric == "L1" else a > b
     print(f"  {metric}: {a:.4f} with vs {b:.4f} without decoder finetuning ({'better' if better else 'NOT better'})")
 print(f"* Reconstruction of the photo: PSNR {mean[('before', 'subject')]:.2f} -> {mean[('after', 'subject')]:.2f} dB; "

@@ -43,23 +43,20 @@ overrides = []
 from dreampose.notebook import setup
 
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
-p, cache, world, out = nb.profile, nb.cache, nb.world, nb.output_dir
+p, out = nb.profile, nb.output_dir
+res = nb.results()  # every variant trained and scored (cached after `dreampose reproduce`)
 
 # %%
 import numpy as np
 from IPython.display import Markdown, display
 
 from dreampose import panels
-from dreampose.evaluate import studies
-from dreampose.evaluate.experiments import ABLATIONS, FULL, ONE_POSE, DreamPoseMethod, evaluated_videos, targets_of, variant
-from dreampose.evaluate.tables import PAPER_TABLE2, report_effects
-from dreampose.reproduce import evaluate_stage
+from dreampose.evaluate.effects import report_effects, verdict
+from dreampose.evaluate.experiments import ABLATIONS, FULL, ONE_POSE, targets_of
+from dreampose.evaluate.tables import PAPER_TABLE2
 
-runs = evaluate_stage(p, out, cache, world)
-table2 = runs["table2"]
-effects = {e.name.split(".")[0]: e for e in runs["effects"]}
-videos = evaluated_videos(p, world)
-methods = {label: DreamPoseMethod(variant(p, *switch), cache) for label, switch in ABLATIONS.items()}
+table2, videos = res.table2, nb.videos
+methods = {label: res.methods[label] for label in ABLATIONS}
 
 # %% [markdown]
 # ## Table 2
@@ -126,7 +123,7 @@ print(f"5 poses are smoother (lower temporal L1) on {wins} of {len(videos)} test
 # appearance distance to the ground truth for each cell.
 
 # %%
-nb.show(panels.guidance_panel(runs["sweep"]), "guidance_sweep.png")
+nb.show(panels.guidance_panel(res.sweep), "guidance_sweep.png")
 
 # %% [markdown]
 # ## What this run shows
@@ -134,12 +131,12 @@ nb.show(panels.guidance_panel(runs["sweep"]), "guidance_sweep.png")
 # All seven effects the project measures (`figures/effects.md`):
 
 # %%
-display(Markdown(report_effects(runs["effects"])))
+display(Markdown(report_effects(res.effects)))
 
 # %%
 print(f"Profile {p.name}, seed {p.seed}, {len(videos)} test videos.")
-for key in ("2", "3", "4", "6"):
-    print("*", studies.verdict(effects[key]))
+for number in (2, 3, 4, 6):
+    print("*", verdict(res.effect(number)))
 ours = {label: table2[label].summary("L1")[0] for label in ABLATIONS}
 paper = {row["method"]: float(row["L1"]) for row in PAPER_TABLE2}
 order_ours = sorted(ours, key=ours.get)

@@ -43,22 +43,19 @@ overrides = []
 from dreampose.notebook import setup
 
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
-p, cache, world, out = nb.profile, nb.cache, nb.world, nb.output_dir
+p, out = nb.profile, nb.output_dir
+res = nb.results()  # every variant trained and scored (cached after `dreampose reproduce`)
 
 # %%
 from IPython.display import Markdown, display
 
 from dreampose import panels
-from dreampose.evaluate.ablations import COPY, TEXTURE
 from dreampose.evaluate.baselines import copy_input, texture_transfer
-from dreampose.evaluate.experiments import FULL, DreamPoseMethod, evaluated_videos, targets_of
+from dreampose.evaluate.experiments import COPY, FULL, TEXTURE, targets_of
 from dreampose.evaluate.tables import PAPER_TABLE1
-from dreampose.reproduce import evaluate_stage
 
-runs = evaluate_stage(p, out, cache, world)
-table1 = runs["table1"]
-videos = evaluated_videos(p, world)
-methods = {"DreamPose (Ours_Full)": DreamPoseMethod(p, cache), TEXTURE: texture_transfer, COPY: copy_input}
+table1, videos = res.table1, nb.videos
+methods = {"DreamPose (Ours_Full)": res.methods[FULL], TEXTURE: texture_transfer, COPY: copy_input}
 
 # %% [markdown]
 # ## Table 1

@@ -38,20 +38,19 @@ overrides = []
 from dreampose.notebook import setup
 
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
-p, cache, world, out = nb.profile, nb.cache, nb.world, nb.output_dir
+p, out = nb.profile, nb.output_dir
+res = nb.results()  # every variant trained and scored (cached after `dreampose reproduce`)
 
 # %%
 import numpy as np
 from IPython.display import Markdown, display
 
 from dreampose import panels
-from dreampose.evaluate import failures, studies
-from dreampose.evaluate.experiments import FULL, DreamPoseMethod, evaluated_videos, targets_of
-from dreampose.reproduce import evaluate_stage
+from dreampose.evaluate import failures
+from dreampose.evaluate.experiments import FULL, targets_of
+from dreampose.evaluate.studies.timings import timings, timings_markdown
 
-runs = evaluate_stage(p, out, cache, world)
-videos = evaluated_videos(p, world)
-full = DreamPoseMethod(p, cache)
+videos, full = nb.videos, res.methods[FULL]
 survey = failures.survey(full, videos, p, FULL)
 print(f"{len(survey.rows)} generated frames of {len(videos)} test videos scored")
 
@@ -115,10 +114,10 @@ print(f"correlation of limb visibility with arm L1 over {ok.sum()} frames: {corr
 # the synthetic world are solid, striped, checked, dotted or printed.
 
 # %%
-by_pattern = failures.pattern_groups(runs["table2"][FULL], videos, "flicker")
+by_pattern = failures.pattern_groups(res.table2[FULL], videos, "flicker")
 nb.show(panels.group_bars(by_pattern, "flicker per video", title="flicker by garment pattern"),
         "flicker_by_pattern.png")
-flicker = {v.name: runs["table2"][FULL].per_video[v.name]["flicker"] for v in videos}
+flicker = {v.name: res.table2[FULL].per_video[v.name]["flicker"] for v in videos}
 video = max(videos, key=lambda v: flicker[v.name])
 i, targets = targets_of(p, video)
 nb.show(panels.temporal_panel(video.frames[targets], {FULL: full(video, i, targets)}, video.iuv[targets], targets,
@@ -134,10 +133,10 @@ nb.show(panels.temporal_panel(video.frames[targets], {FULL: full(video, i, targe
 # times of the runs that built the artifacts.
 
 # %%
-times = studies.timings(p, videos, cache)
-display(Markdown(studies.timings_markdown(times)))
+times = timings(full, videos)
+display(Markdown(timings_markdown(times)))
 (out / "timings.md").write_text(f"Timings on profile {p.name} (this machine) beside the paper's.\n\n"
-                                + studies.timings_markdown(times))
+                                + timings_markdown(times))
 
 # %% [markdown]
 # ## What this run shows

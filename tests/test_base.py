@@ -13,7 +13,9 @@ import torch
 from dreampose.cache import Cache
 from dreampose.config import ConfigError, load_profile
 from dreampose.models import base as base_mod
-from dreampose.models.base import Base, BaseModelError, check_base_folder, load_base, load_base_from, save_base
+from dreampose.models.base import Base, BaseModelError, check_base_folder, load_base_from, save_base
+from dreampose.stages import Run
+from dreampose.stages import base as base_stage
 
 STEPS = {"base.vae_steps": 16, "base.clip_steps": 16, "base.unet_steps": 16}
 
@@ -22,7 +24,7 @@ STEPS = {"base.vae_steps": 16, "base.clip_steps": 16, "base.unet_steps": 16}
 def trained(tmp_path_factory):
     cache = Cache(tmp_path_factory.mktemp("base-cache"))
     profile = load_profile("smoke", STEPS)
-    base = load_base(profile, cache, progress=False)
+    base = base_stage(Run(profile, cache, progress=False))
     return profile, cache, base
 
 
@@ -94,7 +96,7 @@ def test_second_call_loads_from_cache(trained, monkeypatch):
         raise AssertionError("trained again")
 
     monkeypatch.setattr("dreampose.train.base.pretrain_base", no_training)
-    again = load_base(profile, cache, progress=False)
+    again = base_stage(Run(profile, cache, progress=False))
     assert again.path == base.path
     assert torch.equal(again.unet.conv_in.weight, base.unet.conv_in.weight)
 
@@ -197,8 +199,8 @@ def test_hub_source_goes_through_the_same_loader(trained, monkeypatch):
 
     monkeypatch.setattr(base_mod, "load_base_from", spy)
     hub = load_profile("smoke", {**STEPS, "base.source": "hub", "base.pretrained": str(base.path)})
-    from_hub = load_base(hub, cache, progress=False)
-    trained_again = load_base(profile, cache, progress=False)
+    from_hub = base_stage(Run(hub, cache, progress=False))
+    trained_again = base_stage(Run(profile, cache, progress=False))
     assert calls == [(str(base.path), ""), (base.path, "")]
     for a, b in zip(_outputs(from_hub), _outputs(trained_again)):
         assert torch.equal(a, b)
@@ -254,7 +256,7 @@ def test_pretraining_is_deterministic(trained, tmp_path):
     from safetensors.torch import load_file
 
     profile, _, base = trained
-    again = load_base(profile, Cache(tmp_path), progress=False)
+    again = base_stage(Run(profile, Cache(tmp_path), progress=False))
     for part in ("vae/diffusion_pytorch_model", "unet/diffusion_pytorch_model", "text_encoder/model",
                  "image_encoder/model"):
         first, second = load_file(base.path / f"{part}.safetensors"), load_file(again.path / f"{part}.safetensors")

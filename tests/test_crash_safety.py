@@ -141,7 +141,7 @@ KILL_POINTS = {"checkpoint": 4, "save": 8}  # kill point -> the checkpoint the n
 def train_and_die(root: Path, point: str) -> None:
     """Stage 1 of OVERRIDES into ``root``, SIGKILLing this process at ``point``."""
     from dreampose.pipeline import DreamPosePipeline
-    from dreampose.train.finetune import stage1
+    from dreampose.stages import Run, stage1
 
     def die(*a, **k):
         os.kill(os.getpid(), signal.SIGKILL)
@@ -155,7 +155,7 @@ def train_and_die(root: Path, point: str) -> None:
             Path(folder, "model_index.json").write_text("{")
             die()
         DreamPosePipeline.save_pretrained = half_save
-    stage1(load_profile("smoke", OVERRIDES), Cache(root), progress=False)
+    stage1(Run(load_profile("smoke", OVERRIDES), Cache(root), progress=False))
 
 
 def in_child_process(fn, *args, timeout: float = 120) -> int:
@@ -186,11 +186,10 @@ def in_child_process(fn, *args, timeout: float = 120) -> int:
 
 def seed_cache(root: Path, profile) -> None:
     """Copy the smoke world and base model of the session cache (built once for all tests)."""
-    from dreampose.data.world import load_world
-    from dreampose.models.base import load_base
+    from dreampose.stages import Run, base, data
 
-    load_world(profile, progress=False)
-    load_base(profile, progress=False)
+    data(Run(profile, progress=False))
+    base(Run(profile, progress=False))
     for stage in ("data", "base"):
         for art in (Cache().root / stage).iterdir():
             if (art / MANIFEST).is_file():
@@ -198,7 +197,7 @@ def seed_cache(root: Path, profile) -> None:
 
 
 def test_stage1_killed_while_writing_resumes_from_its_last_checkpoint(tmp_path):
-    from dreampose.train.finetune import load_pipeline, stage1
+    from dreampose.stages import Run, load_pipeline, stage1
 
     profile = load_profile("smoke", OVERRIDES)
     key = profile.stage_hash("stage1")
@@ -214,7 +213,7 @@ def test_stage1_killed_while_writing_resumes_from_its_last_checkpoint(tmp_path):
         assert complete[-1] == f"checkpoint-{resumed_from:07d}", (point, complete)
         if point == "checkpoint":
             assert (work / ".tmp-checkpoint-0000006").is_dir()  # torn: ignored by the resume
-        art = stage1(profile, cache, progress=False)  # the next run
+        art = stage1(Run(profile, cache, progress=False))  # the next run
         assert not art.loaded and art.manifest["resumed_from"] == resumed_from and art.manifest["steps"] == 8
         assert load_pipeline(art).unet is not None
         log = (art.path / "loss.csv").read_text().splitlines()
@@ -225,17 +224,17 @@ def test_stage1_killed_while_writing_resumes_from_its_last_checkpoint(tmp_path):
 # -- resumable batch -----------------------------------------------------------------------------
 def test_rerun_of_a_finished_batch_loads_every_stage(tmp_path, monkeypatch):
     """Once a stage is complete, the same call loads it (Artifact.loaded): no rebuild, no retraining."""
-    from dreampose import reproduce
+    from dreampose import reproduce, stages
     from dreampose.data import world as world_mod
     from dreampose.train import finetune
 
-    profile = load_profile("smoke", ["stage1.steps=1"])
-    cache = Cache()  # the session cache: the world and base model are shared with the other tests
-    reproduce.data_stage(profile, figures_dir=tmp_path / "fig", cache=cache)
-    first = finetune.stage1(profile, cache=cache, progress=False)
+    # the session cache: the world and base model are shared with the other tests
+    run = stages.Run(load_profile("smoke", ["stage1.steps=1"]), Cache(), progress=False)
+    reproduce.data_stage(run, tmp_path / "fig")
+    first = stages.stage1(run)
     monkeypatch.setattr(world_mod, "make_world", lambda *a, **k: pytest.fail("the data stage was rebuilt"))
     monkeypatch.setattr(finetune, "train", lambda *a, **k: pytest.fail("stage 1 was retrained"))
-    reproduce.data_stage(profile, figures_dir=tmp_path / "fig", cache=cache)
-    again = finetune.stage1(profile, cache=cache, progress=False)
+    reproduce.data_stage(run, tmp_path / "fig")
+    again = stages.stage1(run)
     assert again.loaded and again.path == first.path
     assert json.loads((again.path / MANIFEST).read_text())["key"] == again.key

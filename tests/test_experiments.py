@@ -6,31 +6,46 @@ from dreampose.config import load_profile
 from dreampose.data.world import load_world
 from dreampose.evaluate import experiments as ex
 from dreampose.evaluate.effects import foreground_iou
-from dreampose.train.finetune import subject_images
+from dreampose.evaluate.protocol import protocol_subject, subject_frames
 from dreampose import reproduce
+from dreampose.stages import Run
 
 
 def test_evaluate_stage_writes_tables_and_effects_and_reruns_from_cache(tmp_path):
-    profile, cache = load_profile("smoke"), Cache(tmp_path / "cache")
-    out = reproduce.evaluate_stage(profile, tmp_path / "fig", cache)
-    assert list(out["table2"]) == ["Ours_Full", "Ours_CLIP", "Ours_No-VAE-FT", "Ours_1-pose", "Stage 1 only"]
-    assert {"Copy input frame", "DensePose texture transfer", "Ours_Full"} <= set(out["table1"])
-    assert len(out["effects"]) == 7 and out["effects"][0].holds  # zero-init is exact
+    run = Run(load_profile("smoke"), Cache(tmp_path / "cache"), progress=False)
+    out = reproduce.evaluate_stage(run, tmp_path / "fig")
+    assert list(out.table2) == ["Ours_Full", "Ours_CLIP", "Ours_No-VAE-FT", "Ours_1-pose", "Stage 1 only"]
+    assert {"Copy input frame", "DensePose texture transfer", "Ours_Full"} <= set(out.table1)
+    assert len(out.effects) == 7 and out.effect(1).holds  # zero-init is exact
     for stem in ("table1_comparisons", "table2_ablations"):
         md = (tmp_path / "fig" / f"{stem}.md").read_text()
         assert "Made by `dreampose reproduce`" in md and "quoted from the paper" in md
         assert (tmp_path / "fig" / f"{stem}.csv").read_text().count("\n") >= 5
     assert (tmp_path / "fig" / "effects.md").read_text().count("\n| ") == 8  # header + 7 effects
     artifacts = sorted(p.name for p in (tmp_path / "cache").rglob("manifest.json"))
-    again = reproduce.evaluate_stage(profile, tmp_path / "fig2", cache)  # everything cached: same numbers
+    again = reproduce.evaluate_stage(run, tmp_path / "fig2")  # everything cached: same numbers
     assert sorted(p.name for p in (tmp_path / "cache").rglob("manifest.json")) == artifacts
-    for label, result in out["table2"].items():
-        assert again["table2"][label].per_video == result.per_video
+    for label, result in out.table2.items():
+        assert again.table2[label].per_video == result.per_video
+
+
+def test_evaluation_never_trains(tmp_path, monkeypatch):
+    """Scoring a trained method samples only: with every trainer disabled it still runs."""
+    from dreampose.evaluate.metrics import MetricSuite
+    from dreampose.train import finetune
+
+    run = Run(load_profile("smoke"), Cache(tmp_path / "cache"), progress=False)
+    videos = ex.evaluated_videos(run.profile, reproduce.stages.data(run))[:1]
+    method = reproduce.trained(run, ex.FULL, videos)
+    for name in ("train_stage1", "train_subject", "train_decoder"):
+        monkeypatch.setattr(finetune, name, lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
+    result = ex.evaluate(method, ex.FULL, run, videos, MetricSuite(perceptual=False), progress=False)
+    assert np.isfinite(result.values("L1")).all()
 
 
 def test_ablation_variants_differ_only_by_their_switch():
     base = load_profile("smoke")
-    clip = ex.variant(base, *ex.ABLATIONS[ex.CLIP])
+    clip = Run(base).variant(*ex.ABLATIONS[ex.CLIP]).profile
     assert clip.model.image_encoder == "clip" and base.model.image_encoder == "clip+vae"
     assert clip.to_dict() | {"model": base.to_dict()["model"]} == base.to_dict()
     assert clip.stage_hash("data") == base.stage_hash("data") and clip.stage_hash("stage1") != base.stage_hash("stage1")
@@ -41,8 +56,11 @@ def test_subject_images_avoid_the_evaluation_targets(tmp_path):
     video = load_world(profile, Cache(tmp_path), progress=False).test[0]
     i, targets = ex.targets_of(profile, video)
     exclude = range(targets[0] - 2, targets[-1] + 3)
-    picks = subject_images(video, i, 3, exclude)
+    picks = subject_frames(video, i, 3, exclude)
     assert picks[0] == i and len(set(picks)) == 3 and not set(picks) & set(exclude)
+    person = protocol_subject(profile.override("subject.n_images=3"), video)
+    assert list(person.frames) == picks and np.array_equal(person.images, video.frames[picks])
+    assert person.pose_windows.shape == (3, profile.model.n_poses, *video.iuv.shape[1:])
 
 
 def test_foreground_iou():
@@ -71,7 +89,7 @@ def test_imported_frames_are_rescored_not_cached(tmp_path):
     for shade in (0, 255):
         for i in range(len(video)):
             Image.fromarray(np.full_like(video.frames[i], shade)).save(folder / f"{i:05d}.png")
-        result = ex.evaluate(import_method(tmp_path / "other"), "other", profile, [video], cache,
+        result = ex.evaluate(import_method(tmp_path / "other"), "other", Run(profile, cache), [video],
                              MetricSuite(perceptual=False), cached=False, progress=False)
         scores.append(result.per_video[video.name]["L1"])
     assert scores[0] != scores[1] and not (tmp_path / "cache" / "evaluate").exists()

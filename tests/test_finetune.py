@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from dreampose import stages
 from dreampose.cache import Cache
 from dreampose.config import load_profile
-from dreampose.data.world import load_world
-from dreampose.models.base import load_base
+from dreampose.stages import Run, Subject
 from dreampose.train import finetune
 from dreampose.train.loop import TrainingError
 
@@ -21,18 +21,24 @@ def cache(tmp_path_factory):
     return Cache(tmp_path_factory.mktemp("ft-cache"))
 
 
+def smoke_run(cache, *overrides) -> Run:
+    return Run(load_profile("smoke", list(overrides)), cache, progress=False)
+
+
 def test_stages_chain_and_are_cached(cache):
-    p = load_profile("smoke")
-    world = load_world(p, cache, progress=False)
-    s1 = finetune.stage1(p, cache, progress=False)
+    run = smoke_run(cache)
+    s1 = stages.stage1(run)
     assert (s1.path / "pipeline" / "model_index.json").is_file() and (s1.path / "loss.csv").is_file()
-    assert not s1.loaded and s1.manifest["steps"] == p.stage1.steps and s1.manifest["wall_time_s"] > 0
+    assert not s1.loaded and s1.manifest["steps"] == run.profile.stage1.steps and s1.manifest["wall_time_s"] > 0
     assert not list(s1.path.glob("checkpoint-*")) and not (s1.path / "train").exists()
-    assert finetune.stage1(p, cache, progress=False).loaded
-    video = world.test[0]
-    dec = finetune.decoder(p, video, 0, cache, progress=False)
-    pipe = finetune.load_pipeline(dec)
-    sub = finetune.load_pipeline(finetune.subject(p, video, 0, cache, progress=False))
+    assert stages.stage1(run).loaded
+    video = stages.data(run).test[0]
+    person = Subject.from_video(video, [0], run.profile.model.n_poses)
+    sub_art = stages.subject(run, s1, person)
+    dec = stages.decoder(run, sub_art, person)
+    assert stages.subject(run, s1, person).loaded and stages.decoder(run, sub_art, person).loaded
+    assert sub_art.manifest["images"] == 1 and sub_art.manifest["subject"] == video.name
+    pipe, sub = stages.load_pipeline(dec), stages.load_pipeline(sub_art)
     # decoder finetuning changed the decoder and nothing else
     assert not torch.equal(pipe.vae.decoder.conv_out.weight, sub.vae.decoder.conv_out.weight)
     assert torch.equal(pipe.vae.encoder.conv_in.weight, sub.vae.encoder.conv_in.weight)
@@ -41,34 +47,57 @@ def test_stages_chain_and_are_cached(cache):
     assert frames.shape == (2, *video.size, 3) and np.isfinite(frames).all()
 
 
+def test_subject_stage_is_keyed_by_the_images_and_poses_not_the_name(cache):
+    run = smoke_run(cache)
+    video = stages.data(run).test[0]
+    person = Subject.from_video(video, [0], run.profile.model.n_poses)
+    renamed = Subject("someone", person.images, person.pose_windows)
+    assert renamed.key == person.key
+    other_pose = Subject(video.name, person.images, person.pose_windows[:, ::-1].copy())
+    other_image = Subject(video.name, 255 - person.images, person.pose_windows)
+    assert len({person.key, other_pose.key, other_image.key}) == 3
+
+
+def test_subject_windows_are_the_pose_windows_of_the_video(cache):
+    """c_p of a subject image built from its IUV window equals the window of the whole sequence."""
+    from dreampose.data.pose import pose_maps, pose_window
+
+    run = smoke_run(cache)
+    video = stages.data(run).test[0]
+    frames, n = [0, 5, len(video) - 1], run.profile.model.n_poses
+    got = finetune.subject_windows(run.profile, Subject.from_video(video, frames, n))
+    uv = pose_maps(video.iuv, finetune.latent_size(run.profile))
+    for k, i in enumerate(frames):
+        assert torch.equal(got[k], pose_window(uv, i, n))
+
+
 @pytest.mark.parametrize("overrides, check", [
     (["model.n_poses=1"], lambda pipe: pipe.n_poses == 1),
     (["model.image_encoder=clip"], lambda pipe: pipe.adapter.config.mode == "clip"),
 ])
 def test_ablation_variants_train(cache, overrides, check):
-    p = load_profile("smoke", overrides)
-    assert check(finetune.load_pipeline(finetune.stage1(p, cache, progress=False)))
+    assert check(stages.load_pipeline(stages.stage1(smoke_run(cache, *overrides))))
 
 
 def test_no_decoder_finetuning_is_the_subject_artifact(cache):
-    p = load_profile("smoke", ["decoder.enabled=false"])
-    video = load_world(p, cache, progress=False).test[0]
-    assert finetune.decoder(p, video, 0, cache, progress=False).stage == "subject"
+    run = smoke_run(cache, "decoder.enabled=false")
+    video = stages.data(run).test[0]
+    person = Subject.from_video(video, [0], run.profile.model.n_poses)
+    assert stages.finetuned(run, stages.stage1(run), person).stage == "subject"
 
 
 def test_empty_training_split_is_a_clear_error(tmp_path):
-    p = load_profile("smoke", ["data.n_train_videos=0"])
     with pytest.raises(TrainingError, match="training split is empty"):
-        finetune.stage1(p, Cache(tmp_path), progress=False)
+        stages.stage1(smoke_run(Cache(tmp_path), "data.n_train_videos=0"))
 
 
 SCRIPT = """
 import sys
+from dreampose import stages
 from dreampose.cache import Cache
 from dreampose.config import load_profile
-from dreampose.train import finetune
-art = finetune.stage1(load_profile("smoke", ["stage1.steps=2"]), Cache(sys.argv[1]), progress=False)
-print("PROCESSES", art.manifest.get("processes"))
+run = stages.Run(load_profile("smoke", ["stage1.steps=2"]), Cache(sys.argv[1]), progress=False)
+print("PROCESSES", stages.stage1(run).manifest.get("processes"))
 """
 
 
@@ -77,9 +106,9 @@ def test_two_process_accelerate_run(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(SCRIPT)
     cache = tmp_path / "cache"
-    profile = load_profile("smoke", ["stage1.steps=2"])
-    load_world(profile, Cache(cache), progress=False)  # upstream artifacts first, in one process
-    load_base(profile, Cache(cache), progress=False)
+    run = smoke_run(Cache(cache), "stage1.steps=2")
+    stages.data(run)  # upstream artifacts first, in one process
+    stages.base(run)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",

@@ -6,8 +6,8 @@ import pytest
 
 from dreampose.evaluate.metrics import NA
 from dreampose.evaluate.protocol import Result
-from dreampose.evaluate.tables import (PAPER_SOURCE, PAPER_TABLE1, PAPER_TABLE2, caption, compare, report_effects,
-                                       rows_from_results, write_table)
+from dreampose.evaluate.effects import compare, report_effects
+from dreampose.evaluate.tables import PAPER_SOURCE, PAPER_TABLE1, PAPER_TABLE2, caption, rows_from_results, write_table
 
 
 def result(label, l1s, psnrs):

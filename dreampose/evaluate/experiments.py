@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..cache import Cache
 from ..config import Profile
 from ..data.video import Video
+from ..stages import Run
 from .baselines import copy_input, texture_transfer
 from .importer import import_method
 from .metrics import FeatureDistance, MetricSuite
@@ -48,10 +48,11 @@ def metric_suite(profile: Profile, base=None) -> MetricSuite:
     return MetricSuite(features=features)
 
 
-def evaluate(method, label: str, profile: Profile, videos: list[Video], cache: Cache, suite: MetricSuite, *,
-             cached: bool = True, progress: bool = True) -> Result:
-    """Score ``method`` on ``videos`` with the profile's protocol; cached under ``evaluate/``
+def evaluate(method, label: str, run: Run, videos: list[Video], suite: MetricSuite, *, cached: bool = True,
+             progress: bool = True) -> Result:
+    """Score ``method`` on ``videos`` with the protocol of ``run``'s profile; cached under ``evaluate/``
     unless ``cached`` is False (e.g. frames imported from a folder that may change)."""
+    profile, cache = run.profile, run.cache
     slug = "".join(c if c.isalnum() else "_" for c in label)
     path = cache.root / "evaluate" / f"{slug}-{profile.stage_hash('evaluate', method=label)}.json" if cached else None
     return evaluate_method(method, videos, profile.eval, profile.seed, path, label=label, suite=suite,
@@ -67,21 +68,19 @@ def targets_of(profile: Profile, video: Video) -> tuple[int, list[int]]:
     return select_frames(video, profile.eval.n_frames, profile.eval.min_distance, profile.seed)
 
 
-def score_ablations(methods: dict, videos, cache: Cache, suite: MetricSuite, *, progress: bool = True) -> dict:
+def score_ablations(methods: dict, videos, suite: MetricSuite, *, progress: bool = True) -> dict[str, Result]:
     """Table 2: every trained variant ({label: DreamPoseMethod}) scored by the protocol."""
-    return {label: evaluate(m, label, m.run.profile, videos, cache, suite, progress=progress)
-            for label, m in methods.items()}
+    return {label: evaluate(m, label, m.run, videos, suite, progress=progress) for label, m in methods.items()}
 
 
-def score_comparisons(profile: Profile, full: Result, videos, cache: Cache, suite: MetricSuite,
-                      imported: dict[str, str] | None = None, *, progress: bool = True) -> dict[str, Result]:
+def score_comparisons(run: Run, full: Result, videos, suite: MetricSuite, imported: dict[str, str] | None = None,
+                      *, progress: bool = True) -> dict[str, Result]:
     """Table 1: Ours_Full, the two baselines and imported methods (``{label: folder}``), scored alike."""
     results = {FULL: full}
     for label, method in ((COPY, copy_input), (TEXTURE, texture_transfer)):
-        results[label] = evaluate(method, label, profile, videos, cache, suite, progress=progress)
+        results[label] = evaluate(method, label, run, videos, suite, progress=progress)
     for label, folder in (imported or {}).items():  # never cached: the folder may change
-        results[label] = evaluate(import_method(folder), label, profile, videos, cache, suite, cached=False,
-                                  progress=progress)
+        results[label] = evaluate(import_method(folder), label, run, videos, suite, cached=False, progress=progress)
     return results
 
 
