@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 from . import __version__
 from .files import write_json_atomic
+from .provenance import machine_line
 
 MANIFEST = "manifest.json"
 # Refuse to start an artifact with less free space than this in the cache (bytes; override with
@@ -71,6 +72,17 @@ def _wait_for_everyone() -> None:
     from accelerate import PartialState
 
     PartialState().wait_for_everyone()
+
+
+def _check_settings(found: Artifact, settings: dict[str, Any] | None) -> Artifact:
+    """``found`` if it was built with ``settings``; CacheError naming the differing keys otherwise."""
+    stored = found.manifest.get("settings")
+    wanted = json.loads(json.dumps(settings or {}, sort_keys=True, default=str))
+    if settings and stored and stored != wanted:
+        diff = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+        raise CacheError(f"the {found.stage!r} artifact {found.path} was built with other settings than its key "
+                         f"says (differs in: {', '.join(diff)}); delete {found.path} to rebuild it")
+    return found
 
 
 class Cache:
@@ -130,13 +142,7 @@ class Cache:
         """
         found = self.find(stage, key)
         if found is not None:
-            stored = found.manifest.get("settings")
-            wanted = json.loads(json.dumps(settings or {}, sort_keys=True, default=str))
-            if settings and stored and stored != wanted:
-                diff = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
-                raise CacheError(f"the {stage!r} artifact {found.path} was built with other settings than its key "
-                                 f"says (differs in: {', '.join(diff)}); delete {found.path} to rebuild it")
-            return found
+            return _check_settings(found, settings)
         if is_distributed() and not collective:
             raise CacheError(
                 f"the {stage!r} artifact is not in the cache {self.root}; under `accelerate launch` only "
@@ -155,23 +161,8 @@ class Cache:
             # built completely, then killed before the rename: finish the commit instead of rebuilding
             return Artifact(stage, key, final, done, loaded=True) if self._commit(work, final) else \
                 self.find(stage, key)  # type: ignore[return-value]
-        try:
-            work.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise CacheError(
-                f"cannot write the cache at {self.root} ({err.strerror}); "
-                "set DREAMPOSE_CACHE to a writable folder"
-            ) from None
-        self.check_free_space(stage)
         start = time.perf_counter()
-        try:
-            extra = build(work) or {}
-        except OSError as err:
-            if err.errno != errno.ENOSPC:
-                raise
-            raise CacheError(f"the disk is full (no space left on device) while building the {stage!r} artifact in "
-                             f"{work}; free some space or set DREAMPOSE_CACHE to a larger disk, then rerun: "
-                             "finished checkpoints are kept and the stage resumes") from None
+        extra = self._build(stage, build, work)
         if not is_main_process():  # other ranks of `accelerate launch` train; rank 0 finalises
             _wait_for_everyone()
             return self.find(stage, key)  # type: ignore[return-value]
@@ -182,6 +173,7 @@ class Cache:
             "package_version": __version__,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "wall_time_s": round(time.perf_counter() - start, 3),
+            "machine": machine_line(),
             **extra,
         }
         write_json_atomic(work / MANIFEST, manifest)
@@ -190,6 +182,25 @@ class Cache:
         if is_distributed():
             _wait_for_everyone()  # the other ranks read the artifact only once it is final
         return found  # type: ignore[return-value]
+
+    def _build(self, stage: str, build: Callable[[Path], dict[str, Any] | None], work: Path) -> dict[str, Any]:
+        """``build(work)`` in a writable work folder with enough free space; its manifest fields."""
+        try:
+            work.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise CacheError(
+                f"cannot write the cache at {self.root} ({err.strerror}); "
+                "set DREAMPOSE_CACHE to a writable folder"
+            ) from None
+        self.check_free_space(stage)
+        try:
+            return build(work) or {}
+        except OSError as err:
+            if err.errno != errno.ENOSPC:
+                raise
+            raise CacheError(f"the disk is full (no space left on device) while building the {stage!r} artifact in "
+                             f"{work}; free some space or set DREAMPOSE_CACHE to a larger disk, then rerun: "
+                             "finished checkpoints are kept and the stage resumes") from None
 
     @staticmethod
     def _commit(work: Path, final: Path) -> bool:

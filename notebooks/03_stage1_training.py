@@ -153,7 +153,7 @@ runs = {"with dropout": run, "no dropout": run.variant(*training.NO_DROPOUT)}
 losses = {label: training.branch_losses(stages.load_pipeline(stages.stage1(r)), world.test, r.profile, n_pairs=32)
           for label, r in runs.items()}
 for branch in training.BRANCHES:
-    print(f"{branch:>22}: " + "   ".join(f"{label} {losses[label][branch]:.4f}" for label in models))
+    print(f"{branch:>22}: " + "   ".join(f"{label} {losses[label][branch]:.4f}" for label in runs))
 
 # %% [markdown]
 # Both runs see the same pairs, noise and timesteps; the dropout changes the condition of

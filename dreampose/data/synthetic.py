@@ -173,6 +173,28 @@ def _flat(colour):
     return lambda s, l: np.broadcast_to(colour, (len(s), 3))
 
 
+def _draw_arms(canvas, body, s: Subject, m: Motion, skin, y_sh: float) -> None:
+    """Upper arm, forearm and hand of each side; sleeves cover the first ``outfit.sleeves`` of the arm."""
+    o = s.outfit
+    upper, fore = 0.17, 0.15
+    sleeve = lambda l: l < o.sleeves * (upper + fore)  # noqa: E731
+    # upper (15/17 left, 16/18 right), lower (19/21 left, 20/22 right), hands (4 left, 3 right)
+    for j, (side, (ub, uf, lb, lf, hand)) in enumerate(((1, (15, 17, 19, 21, 4)), (-1, (16, 18, 20, 22, 3)))):
+        a, b, e = m.abduct[:, j], m.flex[:, j], m.elbow[:, j]
+        shoulder = np.array([side * s.shoulder * 1.05, y_sh + 0.02, 0.0])
+        d1 = np.stack([side * np.sin(a), np.cos(a) * np.cos(b), np.cos(a) * np.sin(b)])
+        d2 = np.stack([side * np.sin(a), np.cos(a) * np.cos(b + e), np.cos(a) * np.sin(b + e)])
+        elbow = shoulder[:, None] + upper * d1
+        wrist = elbow + fore * d2
+        canvas.draw(body.capsule(shoulder, elbow, s.arm_r * 1.1, s.arm_r,
+                                 _shader(o.top_front, o.top_back, ub, uf, s.arm_r, upper, 0, skin, sleeve)))
+        canvas.draw(body.capsule(elbow, wrist, s.arm_r, 0.8 * s.arm_r,
+                                 _shader(o.top_front, o.top_back, lb, lf, s.arm_r, fore, upper, skin, sleeve)))
+        canvas.draw(body.capsule(wrist, wrist + 0.05 * d2, 0.9 * s.arm_r, 0.8 * s.arm_r,
+                                 lambda psi, t, f, hand=hand: (np.broadcast_to(skin, (len(t), 3)),
+                                                               np.full(len(t), hand, np.uint8), (psi + PI) / (2 * PI), t)))
+
+
 def render_video(subject: Subject, motion: Motion, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     """Frames (T,H,W,3) uint8 and IUV (T,H,W,3) uint8 of ``subject`` performing ``motion``."""
     body = _Body(subject, motion, width / height)
@@ -181,9 +203,6 @@ def render_video(subject: Subject, motion: Motion, width: int, height: int) -> t
     hair = np.asarray(HAIR[s.hair], np.float32)
     canvas = Canvas(len(m.yaw), height, width, np.array([0.93, 0.93, 0.91], np.float32))
     y_sh, y_hip, y_knee, y_ankle = 0.2, 0.52, 0.74, 0.96
-    upper, fore = 0.17, 0.15
-    arm_len = upper + fore
-    sleeve = lambda l: l < o.sleeves * arm_len  # noqa: E731
     bottom_on_legs = o.garment == "trousers"
 
     # torso (elliptical cross-section: narrower seen from the side)
@@ -205,21 +224,7 @@ def render_video(subject: Subject, motion: Motion, width: int, height: int) -> t
         canvas.draw(body.capsule(ankle, (side * s.hip, y_ankle + 0.01, 0.06), 0.6 * s.leg_r, 0.5 * s.leg_r,
                                  lambda psi, t, f, foot=foot: (np.broadcast_to(SHOE, (len(t), 3)),
                                                                np.full(len(t), foot, np.uint8), (psi + PI) / (2 * PI), t)))
-    # arms: upper (15/17 left, 16/18 right), lower (19/21 left, 20/22 right), hands (4 left, 3 right)
-    for j, (side, (ub, uf, lb, lf, hand)) in enumerate(((1, (15, 17, 19, 21, 4)), (-1, (16, 18, 20, 22, 3)))):
-        a, b, e = m.abduct[:, j], m.flex[:, j], m.elbow[:, j]
-        shoulder = np.array([side * s.shoulder * 1.05, y_sh + 0.02, 0.0])
-        d1 = np.stack([side * np.sin(a), np.cos(a) * np.cos(b), np.cos(a) * np.sin(b)])
-        d2 = np.stack([side * np.sin(a), np.cos(a) * np.cos(b + e), np.cos(a) * np.sin(b + e)])
-        elbow = shoulder[:, None] + upper * d1
-        wrist = elbow + fore * d2
-        canvas.draw(body.capsule(shoulder, elbow, s.arm_r * 1.1, s.arm_r,
-                                 _shader(o.top_front, o.top_back, ub, uf, s.arm_r, upper, 0, skin, sleeve)))
-        canvas.draw(body.capsule(elbow, wrist, s.arm_r, 0.8 * s.arm_r,
-                                 _shader(o.top_front, o.top_back, lb, lf, s.arm_r, fore, upper, skin, sleeve)))
-        canvas.draw(body.capsule(wrist, wrist + 0.05 * d2, 0.9 * s.arm_r, 0.8 * s.arm_r,
-                                 lambda psi, t, f, hand=hand: (np.broadcast_to(skin, (len(t), 3)),
-                                                               np.full(len(t), hand, np.uint8), (psi + PI) / (2 * PI), t)))
+    _draw_arms(canvas, body, s, m, skin, y_sh)
     # skirt or dress: two cone segments; the lower one lags (twist, swing) and flares
     if o.garment != "trousers":
         mid_y = y_hip + 0.45 * o.hem

@@ -120,13 +120,30 @@ def _read_log(path: Path, upto: int) -> list[dict]:
         return [r for r in csv.DictReader(fh) if int(r["step"]) <= upto]
 
 
-def train(
-    model: nn.Module,
-    make_batch: Callable[[list[int]], dict],
-    cfg: LoopConfig,
-    work_dir: str | Path,
-    progress: bool = True,
-) -> dict:
+def _optimizer_step(model, optimizer, params, make_batch, accelerator, cfg: LoopConfig, step: int) -> float:
+    """One optimizer step of ``cfg.grad_accum`` micro-steps; micro-step m of process r reads
+    indices [(m * P + r) * B, ... + B) and draws its randomness from a generator seeded by (seed, m, r).
+    Returns the loss averaged over micro-steps and processes."""
+    n_proc, rank, bsz = accelerator.num_processes, accelerator.process_index, cfg.batch_size
+    losses = []
+    for micro in range(cfg.grad_accum):
+        m = step * cfg.grad_accum + micro
+        first = (m * n_proc + rank) * bsz
+        batch = make_batch(list(range(first, first + bsz)))
+        generator = torch.Generator().manual_seed((cfg.seed * 1_000_003 + m) * 64 + rank)
+        with accelerator.accumulate(model):
+            loss = model(batch, generator)
+            accelerator.backward(loss)
+            if accelerator.sync_gradients and cfg.max_grad_norm:
+                accelerator.clip_grad_norm_(params, cfg.max_grad_norm)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        losses.append(loss.detach().float())
+    return accelerator.gather(torch.stack(losses).mean()[None]).mean().item()
+
+
+def train(model: nn.Module, make_batch: Callable[[list[int]], dict], cfg: LoopConfig, work_dir: str | Path,
+          progress: bool = True) -> dict:
     """Train ``model`` for ``cfg.steps`` optimizer steps; resume from ``work_dir`` checkpoints.
 
     ``make_batch(indices)`` returns a batch for the given sample indices; micro-step m of
@@ -149,27 +166,12 @@ def train(
         accelerator.load_state(str(ckpt))
     log_path = work_dir / "loss.csv"
     rows = _read_log(log_path, start_step)
-    n_proc, rank, bsz = accelerator.num_processes, accelerator.process_index, cfg.batch_size
     bar = tqdm(total=cfg.steps, initial=start_step, desc=cfg.desc, disable=not (progress and accelerator.is_main_process))
     start_time = time.perf_counter()
     model.train()
     loss_value = float(rows[-1]["loss"]) if rows else float("nan")  # a resumed, finished run keeps its last loss
     for step in range(start_step, cfg.steps):
-        losses = []
-        for micro in range(cfg.grad_accum):
-            m = step * cfg.grad_accum + micro
-            first = (m * n_proc + rank) * bsz
-            batch = make_batch(list(range(first, first + bsz)))
-            generator = torch.Generator().manual_seed((cfg.seed * 1_000_003 + m) * 64 + rank)
-            with accelerator.accumulate(model):
-                loss = model(batch, generator)
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and cfg.max_grad_norm:
-                    accelerator.clip_grad_norm_(params, cfg.max_grad_norm)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-            losses.append(loss.detach().float())
-        loss_value = accelerator.gather(torch.stack(losses).mean()[None]).mean().item()
+        loss_value = _optimizer_step(model, optimizer, params, make_batch, accelerator, cfg, step)
         if not math.isfinite(loss_value):
             _, last = latest_checkpoint(work_dir)
             raise TrainingError(
@@ -192,7 +194,7 @@ def train(
         "steps": cfg.steps,
         "resumed_from": start_step,
         "train_seconds": round(time.perf_counter() - start_time, 3),
-        "processes": n_proc,
+        "processes": accelerator.num_processes,
         "model": accelerator.unwrap_model(model),
         "is_main_process": accelerator.is_main_process,
     }
