@@ -3,10 +3,11 @@
     explorer = guidance_explorer(pipe, image, iuv_poses, truth=frames)   # last line of a cell
     fig = static_grid(explorer, rows="s_image", cols="s_pose")           # the same, headless
 
-``FrameRenderer`` samples chosen frames of one input exactly as ``DreamPosePipeline`` does (same
-initial noise per frame for a seed, same dual guidance, same decoding), but encodes the image
-condition c_I and the pose windows c_p once, and remembers rendered frames, so on a CPU a
-slider change costs one sampling run of one frame and returning to a setting costs nothing.
+``FrameRenderer`` samples chosen frames of one input with the pipeline's own stages (same
+initial noise per frame for a seed, ``denoise_step`` with its dual guidance, ``decode``), but
+encodes the image condition c_I and the pose windows c_p once, and remembers rendered frames, so
+on a CPU a slider change costs one sampling run of one frame and returning to a setting costs
+nothing.
 """
 from __future__ import annotations
 
@@ -18,8 +19,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from .conditioning import as_image_batch, as_pose_windows
-from .guidance import guided_eps
+from .conditioning import as_image_batch
 from .pipeline import SCHEDULERS, make_scheduler
 
 LABELS = {"s_image": "s_I (image)", "s_pose": "s_p (pose)", "steps": "steps", "scheduler": "sampler",
@@ -37,15 +37,12 @@ class FrameRenderer:
                  memo: int = 256):
         self.pipe = pipe
         h, w = height or pipe.image_size[0], width or pipe.image_size[1]
-        f = pipe.latent_factor
         self.images = as_image_batch(image, (h, w))
-        device, dtype = pipe.unet.device, pipe.unet.dtype
         with torch.no_grad():
-            c_image = pipe.encode_image_condition(self.images).to(device, dtype)
-        self.c_image = c_image.reshape(1, -1, c_image.shape[-1])  # K views -> K * N tokens, as the pipeline
-        self.c_pose = as_pose_windows(poses, (h // f, w // f), pipe.n_poses).to(device, dtype)
-        shape = (len(self.c_pose), pipe.vae.config.latent_channels, h // f, w // f)
-        self.noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float32)
+            self.c_image = pipe.encode_image(self.images)
+        windows, frames = pipe.prepare_poses(poses, h, w)
+        self.c_pose = windows.to(pipe.unet.device, pipe.unet.dtype)
+        self.noise = pipe.prepare_latents(len(frames), h, w, torch.Generator().manual_seed(seed))
         self.poses, self.size, self.calls = poses, (h, w), 0
         self._memo: OrderedDict = OrderedDict()
         self._memo_size = memo
@@ -78,17 +75,12 @@ class FrameRenderer:
 
     def _sample(self, frames: list[int], s_image: float, s_pose: float, steps: int, scheduler: str | None):
         pipe, self.calls = self.pipe, self.calls + 1
-        device, dtype = pipe.unet.device, pipe.unet.dtype
         sched = self.scheduler(scheduler)
-        sched.set_timesteps(steps, device=device)
-        z = self.noise[frames].to(device, dtype) * sched.init_noise_sigma
-        pose = self.c_pose[frames]
-        cond = self.c_image.expand(len(frames), -1, -1)
-        for t in sched.timesteps:
-            eps = guided_eps(pipe.unet, sched.scale_model_input(z, t), t, cond, pose, s_image, s_pose)
-            z = sched.step(eps, t, z).prev_sample
-        x = pipe.vae.decode(z.to(pipe.vae.dtype) / pipe.vae.config.scaling_factor).sample
-        x = ((x.float().clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).cpu().numpy()  # as output_type="np"
+        sched.set_timesteps(steps, device=pipe.unet.device)
+        z, pose = self.noise[frames] * sched.init_noise_sigma, self.c_pose[frames]
+        for t in sched.timesteps:  # pipe.denoise without its progress bar
+            z = pipe.denoise_step(z, t, self.c_image, pose, sched, s_image, s_pose, frames_per_batch=len(frames))
+        x = pipe.decode(z, frames_per_batch=len(frames), output_type="np")
         return list((x * 255).round().astype(np.uint8))
 
     def input_image(self) -> np.ndarray:

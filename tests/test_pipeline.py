@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from diffusers import EulerAncestralDiscreteScheduler
 from PIL import Image
 from transformers import CLIPImageProcessor
 
@@ -31,7 +32,8 @@ def run(pipe, n=3, **kw):
     args = dict(image=image, poses=poses, num_inference_steps=2, image_guidance_scale=3.0, pose_guidance_scale=2.0,
                 generator=torch.Generator().manual_seed(0), output_type="np")
     args.update(kw)
-    return pipe(**args).frames
+    out = pipe(**args)
+    return out.frames if args.get("return_dict", True) else out
 
 
 def test_output_shape_and_exact_slice(pipe):
@@ -102,13 +104,13 @@ def test_several_input_images(pipe):
 
 
 def test_image_condition_encoded_once_and_frames_batched(pipe, monkeypatch):
-    """5 frames, 2 per batch, 3 branches: batches of 6, 6 and 3 rows; PNDM takes 3 evaluations for 2 steps."""
+    """5 frames, 2 per batch, 3 branches: per step, calls of 6, 6 and 3 rows; PNDM takes 3 evaluations for 2 steps."""
     encode, forward, rows = pipe.encode_image_condition, pipe.unet.forward, []
     counted = []
     monkeypatch.setattr(pipe, "encode_image_condition", lambda x: counted.append(1) or encode(x))
     monkeypatch.setattr(pipe.unet, "forward", lambda x, *a, **k: rows.append(len(x)) or forward(x, *a, **k))
     run(pipe, 5, frames_per_batch=2)
-    assert counted == [1] and rows == [6] * 6 + [3] * 3
+    assert counted == [1] and rows == [6, 6, 3] * 3
 
 
 def test_clip_only_pipeline_equals_clip_vae_at_initialisation_and_round_trips(pipe, tmp_path):
@@ -177,3 +179,57 @@ def test_a_subset_of_frames_keeps_each_frames_pose_window(pipe):
     assert np.abs(full[[1, 3]] - part).max() < 1e-5
     with pytest.raises(ValueError, match="indices into the 5 poses"):
         run(pipe, 5, frames=[7])
+
+
+def test_callback_on_step_end_runs_once_per_step_and_can_replace_latents(pipe):
+    seen = []
+
+    def record(p, i, t, tensors):
+        seen.append((i, int(t), sorted(tensors), tuple(tensors["latents"].shape)))
+
+    run(pipe, 3, frames_per_batch=2, callback_on_step_end=record, callback_on_step_end_tensor_inputs=["latents", "c_pose"])
+    timesteps = pipe.prepare_scheduler(2).timesteps.tolist()  # PNDM: 3 evaluations for 2 steps
+    assert seen == [(i, t, ["c_pose", "latents"], (3, 4, 8, 8)) for i, t in enumerate(timesteps)]
+    last = len(timesteps) - 1
+    zero = lambda p, i, t, kw: {"latents": torch.zeros_like(kw["latents"])} if i == last else None  # noqa: E731
+    out = run(pipe, 3, callback_on_step_end=zero, output_type="pt")
+    assert torch.equal(out, pipe.decode(torch.zeros(3, 4, 8, 8), output_type="pt"))
+    assert not torch.equal(out, run(pipe, 3, output_type="pt"))
+    with pytest.raises(ValueError, match=r"must be among \['latents', 'c_image', 'c_pose'\], got \['noise'\]"):
+        run(pipe, 3, callback_on_step_end=record, callback_on_step_end_tensor_inputs=["noise"])
+
+
+def test_latent_output_decodes_to_the_frames_and_return_dict_false_gives_a_tuple(pipe):
+    latents = run(pipe, 3, output_type="latent")
+    assert latents.shape == (3, 4, 8, 8)
+    assert torch.equal(pipe.decode(latents, output_type="pt"), run(pipe, 3, output_type="pt"))
+    out = run(pipe, 3, return_dict=False)
+    assert isinstance(out, tuple) and len(out) == 1 and np.array_equal(out[0], run(pipe, 3))
+
+
+def test_a_list_of_generators_gives_each_rendered_frame_its_own_noise(pipe):
+    gens = lambda *seeds: [torch.Generator().manual_seed(s) for s in seeds]  # noqa: E731
+    a = run(pipe, 3, generator=gens(0, 1, 2))
+    noise = torch.cat([torch.randn(1, 4, 8, 8, generator=g) for g in gens(0, 1, 2)])
+    assert np.array_equal(a, run(pipe, 3, latents=noise))
+    b = run(pipe, 3, generator=gens(5, 1, 7))
+    assert np.abs(a[1] - b[1]).max() < 1e-5 and np.abs(a[0] - b[0]).max() > 1e-2  # frame 1 keeps generator 1
+    with pytest.raises(ValueError, match=r"list of 2 generators; pass one per rendered frame \(3\)"):
+        run(pipe, 3, generator=gens(0, 1))
+    with pytest.raises(ValueError, match="generator must be a torch.Generator, got int"):
+        run(pipe, 2, generator=[torch.Generator(), 3])
+
+
+def test_a_stochastic_scheduler_draws_its_step_noise_from_the_generator(pipe):
+    original = pipe.scheduler
+    pipe.scheduler = EulerAncestralDiscreteScheduler.from_config(original.config)
+    noise = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(3))
+    try:
+        a = run(pipe, 2, latents=noise, num_inference_steps=3)
+        torch.manual_seed(123)  # the global RNG must not matter
+        b = run(pipe, 2, latents=noise, num_inference_steps=3)
+        c = run(pipe, 2, latents=noise, num_inference_steps=3, generator=torch.Generator().manual_seed(1))
+    finally:
+        pipe.scheduler = original
+    assert np.array_equal(a, b)
+    assert np.abs(a - c).max() > 1e-2  # same initial noise, other step noise
