@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from .figures import apply_style, iuv_to_rgb
+from .figures import apply_style, iuv_to_rgb, uv_to_rgb  # noqa: F401  (uv_to_rgb: panels.uv_to_rgb)
 
 GARMENT_PARTS = (1, 2, 7, 8, 9, 10)  # DensePose torso back/front and upper legs (a skirt is labelled so)
 
@@ -65,12 +65,6 @@ def comparison_panel(input_image, truth: np.ndarray, methods: dict[str, np.ndarr
     _suptitle(fig, title)
     fig.tight_layout()
     return fig
-
-
-def uv_to_rgb(uv) -> np.ndarray:
-    """A pose UV map (2, h, w) in [-1, 1] as an RGB image: U red, V green, background black."""
-    uv = (np.asarray(uv, np.float32) + 1) / 2
-    return (np.stack([uv[0], uv[1], np.zeros_like(uv[0])], -1).clip(0, 1) * 255).astype(np.uint8)
 
 
 def garment_box(iuv_frame: np.ndarray, parts=GARMENT_PARTS, pad: float = 0.1, min_size: int = 8):

@@ -1,12 +1,15 @@
 """Figure panels on synthetic arrays: shapes, the numbers they plot, and files written."""
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from PIL import Image
 
-from dreampose import panels
+from dreampose import figures, panels
 from dreampose.evaluate.failures import FrameCase
 from dreampose.evaluate.metrics import temporal_l1
 from dreampose.evaluate.protocol import Result
 from dreampose.figures import save
+from dreampose.provenance import machine_line
 
 rng = np.random.default_rng(0)
 
@@ -94,3 +97,35 @@ def test_error_map():
     a = np.zeros((2, 2, 3), np.uint8)
     b = np.full((2, 2, 3), 255, np.uint8)
     assert np.allclose(panels.error_map(a, b), 1.0) and np.allclose(panels.error_map(a, a), 0.0)
+
+
+def test_uv_to_rgb_has_one_home():
+    uv = np.array([[[-1.0, 1.0]], [[1.0, 0.0]]])  # (2, 1, 2): U then V
+    assert panels.uv_to_rgb is figures.uv_to_rgb
+    assert figures.uv_to_rgb(uv).tolist() == [[[0, 255, 0], [255, 128, 0]]]
+
+
+def test_saved_figures_name_the_machine_below_everything(tmp_path):
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.set_xlabel("x label")
+    figures.write(fig, tmp_path / "a.png")
+    figures.write(fig, tmp_path / "a.png")  # written twice: still one footer
+    footers = [t for t in fig.texts if t.get_gid() == figures.FOOTER_GID]
+    assert len(footers) == 1 and footers[0].get_text() == f"made on {machine_line()}"
+    renderer = fig.canvas.get_renderer()
+    footer, label = footers[0].get_window_extent(renderer), ax.xaxis.label.get_window_extent(renderer)
+    assert footer.y1 < label.y0  # under the axis label, overlapping nothing
+    plain, _ = plt.subplots(figsize=(3, 2))
+    plain.axes[0].set_xlabel("x label")
+    plain.savefig(tmp_path / "plain.png", bbox_inches="tight")
+    assert Image.open(tmp_path / "a.png").size != Image.open(tmp_path / "plain.png").size
+    plt.close("all")
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["a.png", "plain.png"]  # no temporary file left
+
+
+def test_notebook_show_writes_through_the_same_writer(tmp_path):
+    from dreampose.notebook import show
+
+    fig, _ = plt.subplots()
+    path = show(fig, tmp_path / "sub" / "shown.png")
+    assert path.exists() and any(t.get_gid() == figures.FOOTER_GID for t in fig.texts)
