@@ -50,6 +50,8 @@ p, cache, world, out = nb.profile, nb.cache, nb.world, nb.output_dir
 
 # %%
 import copy
+import inspect
+import textwrap
 
 import torch
 from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
@@ -192,6 +194,29 @@ print(f"pose-channel weights: max |w| = {W[:, lat:].abs().max():.1e}; latent-cha
       f"{torch.equal(W[:, :lat], base.unet.conv_in.weight)}; bias equal: {torch.equal(pipe.unet.conv_in.bias, base.unet.conv_in.bias)}")
 
 # %% [markdown]
+# ## The two changes in code
+#
+# In `expand_conv_in` (the package's code, shown as it is), look for the three lines after the
+# new convolution is built: all weights zeroed, then the pretrained latent weights and the bias
+# copied back, so only the pose channels stay zero.
+
+# %%
+def show_source(*objects):
+    """The source of functions or methods, inline as a code block."""
+    display(Markdown("\n".join(f"```python\n{textwrap.dedent(inspect.getsource(o))}```" for o in objects)))
+
+
+show_source(expand_conv_in)
+
+# %% [markdown]
+# In the adapter, look for the single addition `tokens = tokens + self.vae_tokens(...)` in
+# `forward`: the VAE detail is added onto the (identity-mapped) CLIP tokens, never appended as
+# new tokens, and `vae_tokens` ends in the two zero-initialised maps `vae_global` and `vae_patch`.
+
+# %%
+show_source(DreamPoseAdapter.forward, DreamPoseAdapter.vae_tokens)
+
+# %% [markdown]
 # ## Zero initialisation, checked numerically
 #
 # The paper's claim: at initialisation the modified model computes what the pretrained model
@@ -203,8 +228,9 @@ print(f"pose-channel weights: max |w| = {W[:, lat:].abs().max():.1e}; latent-cha
 #   random one;
 # * the adapter's c_I against c_CLIP (and against the CLIP-only adapter used by the Ours_CLIP
 #   ablation);
-# * and, for contrast, the two mistakes DESIGN.md records from public reimplementations:
-#   zeroing one of the pretrained latent channels of conv_in, and re-drawing its bias. A third
+# * and, for contrast, the two mistakes public reimplementations made (the docstring of
+#   `dreampose/models/surgery.py` names them): zeroing one of the pretrained latent channels
+#   of conv_in, and re-drawing its bias. A third
 #   contrast leaves the new pose weights at PyTorch's default random initialisation.
 #
 # Zero times anything is zero, so the pose can change nothing; but a float32 convolution over
@@ -271,9 +297,9 @@ print(f"the same comparison in float64 (DreamPose init, real pose window): {gap6
 print(f"adapter: max |c_I - c_CLIP| = {adapter_gap:.2e}; max |c_I - c_I(CLIP-only adapter)| = {adapter_vs_clip_only:.2e}")
 
 # %% [markdown]
-# The package's own check of the same claim, `dreampose.evaluate.effects.zero_init_gap` (effect 1
-# of DESIGN.md, also run by the evaluation and the unit tests), uses random images, latents and
-# pose windows instead of a real frame. Its batch of two may get a different convolution kernel
+# The package's own check of the same claim, `dreampose.evaluate.effects.zero_init_gap` (also
+# run by the evaluation and the unit tests), uses random images, latents and pose windows
+# instead of a real frame. Its batch of two may get a different convolution kernel
 # from PyTorch than the single frame above, summing in another order; so a bit-exact zero there
 # and a rounding-sized gap above are the same finding.
 
