@@ -1,4 +1,10 @@
-"""Plotting helpers with one house style; every figure of the notebooks is drawn here."""
+"""The house style and the drawing primitives; the paper's figures are drawn in `dreampose.panels`.
+
+Here: the style (``apply_style``), the one writer of figure files (``write`` / ``save``: atomic,
+with a grey footer naming the machine), image grids, block diagrams, the colourings of poses
+(``iuv_to_rgb`` for DensePose IUV, ``uv_to_rgb`` for the UV maps the model reads) and the
+preview of the synthetic world.
+"""
 from __future__ import annotations
 
 import colorsys
@@ -12,6 +18,8 @@ if "MPLBACKEND" not in os.environ and not os.environ.get("DISPLAY") and "ipykern
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .files import atomic_path  # noqa: E402
+
 STYLE = {
     "figure.dpi": 110,
     "savefig.dpi": 150,
@@ -21,6 +29,7 @@ STYLE = {
     "axes.spines.right": False,
     "image.interpolation": "nearest",
 }
+FOOTER_GID = "dreampose-machine-footer"  # the footer's artist id, so it is stamped once
 
 
 def apply_style() -> None:
@@ -28,19 +37,32 @@ def apply_style() -> None:
 
 
 def save(fig, path: str | Path) -> Path:
-    """Write a figure atomically (temporary file, then rename) and close it."""
-    path = _write(fig, path)
+    """Write a figure (as ``write``) and close it."""
+    path = write(fig, path)
     plt.close(fig)
     return path
 
 
-def _write(fig, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, bbox_inches="tight")
-    os.replace(tmp, path)
-    return path
+def write(fig, path: str | Path) -> Path:
+    """Stamp the machine footer on ``fig`` and write it to ``path`` atomically; it stays open."""
+    stamp_machine(fig)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, bbox_inches="tight")
+    return Path(path)
+
+
+def stamp_machine(fig):
+    """A small grey line under everything drawn, right-aligned: the machine the figure was made on
+    (``provenance.machine_line``). Stamping again replaces it; returns the text artist."""
+    from .provenance import machine_line
+
+    for old in [t for t in fig.texts if t.get_gid() == FOOTER_GID]:
+        old.remove()
+    fig.draw_without_rendering()  # lay the figure out (constrained / tight layouts) before measuring it
+    drawn = fig.get_tightbbox().transformed(fig.dpi_scale_trans).transformed(fig.transFigure.inverted())
+    gap = 2 / 72 / fig.get_figheight()  # 2 points, in figure units
+    return fig.text(drawn.x1, drawn.y0 - gap, f"made on {machine_line()}", ha="right", va="top", fontsize=5.5,
+                    color="#999999", gid=FOOTER_GID)
 
 
 _PART_HUES = np.array([colorsys.hsv_to_rgb(h, 0.8, 1.0) for h in np.linspace(0, 1, 24, endpoint=False)])
@@ -55,6 +77,12 @@ def iuv_to_rgb(iuv: np.ndarray) -> np.ndarray:
     rgb = hue * (0.45 + 0.55 * u) * (0.75 + 0.25 * v) + (1 - (0.75 + 0.25 * v)) * 0.5
     rgb = np.where((part > 0)[..., None], rgb, 0.0)
     return (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+
+
+def uv_to_rgb(uv) -> np.ndarray:
+    """A pose UV map (2, h, w) in [-1, 1] as an RGB image: U red, V green, background black."""
+    uv = (np.asarray(uv, np.float32) + 1) / 2
+    return (np.stack([uv[0], uv[1], np.zeros_like(uv[0])], -1) * 255).round().clip(0, 255).astype(np.uint8)
 
 
 def preview_world(videos, path: str | Path | None = None, n_videos: int = 4, n_frames: int = 6):
@@ -82,7 +110,7 @@ def preview_world(videos, path: str | Path | None = None, n_videos: int = 4, n_f
         axes[0, 0].set_ylabel("frame", fontsize=7)
         axes[1, 0].set_ylabel("IUV", fontsize=7)
     if path is not None:
-        _write(fig, path)
+        write(fig, path)
     return fig
 
 

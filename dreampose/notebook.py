@@ -32,9 +32,9 @@ def show(fig, path: str | Path) -> Path:
     """Write ``fig`` to ``path`` (atomically, like ``figures.save``), draw it inline, close it."""
     import matplotlib.pyplot as plt
 
-    from .figures import _write
+    from .figures import write
 
-    path = _write(fig, path)
+    path = write(fig, path)
     if in_notebook():
         from IPython.display import display
 

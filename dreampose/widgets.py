@@ -92,12 +92,9 @@ class FrameRenderer:
         poses = self.poses
         if isinstance(poses, torch.Tensor):
             poses = poses.cpu().numpy()
-        if poses.dtype == np.uint8:
-            from .figures import iuv_to_rgb
+        from .figures import iuv_to_rgb, uv_to_rgb
 
-            return iuv_to_rgb(poses[frame])
-        uv = (np.asarray(poses[frame], dtype=np.float32) + 1) / 2
-        return (np.stack([uv[0], uv[1], np.zeros_like(uv[0])], -1) * 255).round().clip(0, 255).astype(np.uint8)
+        return iuv_to_rgb(poses[frame]) if poses.dtype == np.uint8 else uv_to_rgb(poses[frame])
 
 
 def _hstack(images: list[np.ndarray], zoom: int, gap: int = 4) -> np.ndarray:

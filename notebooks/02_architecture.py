@@ -50,18 +50,18 @@ p, cache, world, out = nb.profile, nb.cache, nb.world, nb.output_dir
 
 # %%
 import copy
+import inspect
+import textwrap
 
-import matplotlib.pyplot as plt
-import numpy as np
 import torch
 from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
 from IPython.display import Markdown, display
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPVisionConfig, CLIPVisionModelWithProjection
 
+from dreampose import panels
 from dreampose.conditioning import as_pose_windows, clip_preprocess
 from dreampose.data.images import video_to_tensor
 from dreampose.data.pose import window_indices
-from dreampose.figures import apply_style, block_diagram, image_grid, iuv_to_rgb
 from dreampose.models.adapter import DreamPoseAdapter
 from dreampose.models.base import load_base
 from dreampose.models.surgery import expand_conv_in
@@ -116,10 +116,14 @@ with torch.no_grad():
 for hk in hooks:
     hk.remove()
 S = lambda x: "×".join(map(str, tuple(x.shape[1:]) if hasattr(x, "shape") else x))  # noqa: E731
-for name, x in [("input image x0", x0), ("CLIP pixels", pixels), ("c_CLIP", c_clip), ("c_VAE", c_vae),
-                ("c_I = A(c_CLIP, c_VAE)", c_I), ("c_p (pose window)", c_p), ("z_t", z_t), ("[z_t, c_p]", x_in),
-                ("eps", eps), ("x' = D(z)", frame)]:
-    print(f"{name:24s} {S(x)}")
+labels = {"x0": "input image x0", "pixels": "CLIP pixels", "c_clip": "c_CLIP", "c_vae": "c_VAE",
+          "c_I": "c_I = A(c_CLIP, c_VAE)", "c_p": "c_p (pose window)", "z_t": "z_t", "x_in": "[z_t, c_p]",
+          "eps": "eps", "frame": "x' = D(z)"}
+tensors = {"x0": x0, "pixels": pixels, "c_clip": c_clip, "c_vae": c_vae, "c_I": c_I, "c_p": c_p, "z_t": z_t,
+           "x_in": x_in, "eps": eps, "frame": frame}
+dims = {**{k: tuple(x.shape[1:]) for k, x in tensors.items()}, **shapes, "iuv": video.iuv.shape[1:3]}
+for key, name in labels.items():
+    print(f"{name:24s} {S(dims[key])}")
 for name, s in shapes.items():
     print(f"  UNet {name:10s} -> {S(s)}")
 
@@ -131,29 +135,8 @@ for name, s in shapes.items():
 # steps with the same image condition and that frame's pose window, then the decoder.
 
 # %%
-g = pipe.adapter.config.grid
-boxes = {
-    "img": (0.07, 0.78, f"input image x0\n{S(x0)}", "data"),
-    "clip": (0.25, 0.9, f"CLIP image encoder\n{g}×{g} patches + CLS", "frozen"),
-    "vae_e": (0.25, 0.64, f"VAE encoder E\n÷{f}", "frozen"),
-    "adapter": (0.45, 0.78, f"adapter A\nc_CLIP {S(c_clip)}\nc_VAE {S(c_vae)}", "new"),
-    "c_I": (0.63, 0.9, f"c_I\n{S(c_I)} tokens", "data"),
-    "poses": (0.07, 0.3, f"poses p(i-2) … p(i+2)\nDensePose IUV {video.iuv.shape[1]}×{video.iuv.shape[2]}", "data"),
-    "c_p": (0.27, 0.3, f"c_p: 5 UV maps\n{S(c_p)}", "data"),
-    "z_t": (0.27, 0.08, f"noisy latent z_t\n{S(z_t)}", "data"),
-    "cat": (0.45, 0.2, f"concatenate\n{S(x_in)}", "op"),
-    "unet": (0.63, 0.45, f"UNet eps_theta\nconv_in {x_in.shape[1]}→{shapes['conv_in'][0]}\ncross-attention reads c_I",
-             "trained"),
-    "sched": (0.82, 0.45, f"sampler step, dual guidance\nrepeated {p.sample.steps}× ({p.sample.scheduler})", "op"),
-    "vae_d": (0.8, 0.1, "VAE decoder D\n(finetuned per subject)", "trained"),
-    "out": (0.95, 0.1, f"frame x'_i\n{S(frame)}", "data"),
-}
-arrows = [("img", "clip"), ("img", "vae_e"), ("clip", "adapter"), ("vae_e", "adapter"), ("adapter", "c_I"),
-          ("c_I", "unet"), ("poses", "c_p"), ("c_p", "cat"), ("z_t", "cat"), ("cat", "unet"), ("unet", "sched"),
-          ("sched", "vae_d", "z'_i"), ("vae_d", "out")]
-nb.show(block_diagram(boxes, arrows, size=(10, 4.2), title=f"DreamPose (paper Fig. 2), shapes of this run ({p.name})",
-                      legend={"frozen": "frozen", "trained": "pretrained, finetuned", "new": "new, zero-initialised",
-                              "data": "tensor"}), "fig02_architecture.png")
+nb.show(panels.architecture_diagram(dims, grid=pipe.adapter.config.grid, factor=f, steps=p.sample.steps,
+                                    scheduler=p.sample.scheduler, name=p.name), "fig02_architecture.png")
 
 # %% [markdown]
 # ## Figure 3: the split CLIP-VAE encoder and the adapter
@@ -168,31 +151,10 @@ nb.show(block_diagram(boxes, arrows, size=(10, 4.2), title=f"DreamPose (paper Fi
 # so at initialisation c_I is exactly c_CLIP.
 
 # %%
-cell = pipe.adapter.config.cell
-features = pipe.adapter.config.latent_channels * cell * cell
-boxes = {
-    "img": (0.08, 0.55, f"input image\n{S(x0)}", "data"),
-    "pix": (0.25, 0.85, f"CLIP preprocessing\n{S(pixels)}", "op"),
-    "clip": (0.45, 0.85, f"CLIP image tower\n{base.image_encoder.config.num_hidden_layers} layers, "
-                         f"width {base.image_encoder.config.hidden_size}", "frozen"),
-    "cclip": (0.65, 0.85, f"c_CLIP\n{S(c_clip)}", "data"),
-    "P": (0.8, 0.85, f"P: Linear {c_clip.shape[-1]}→{c_I.shape[-1]}\non every token\n(identity init)", "trained"),
-    "vae": (0.25, 0.25, f"VAE encoder E\n(posterior mean)", "frozen"),
-    "cvae": (0.45, 0.25, f"c_VAE\n{S(c_vae)}", "data"),
-    "pool": (0.63, 0.45, f"pool onto {g}×{g} cells\nof {cell}×{cell} latents: {g * g}×{features}", "op"),
-    "gpool": (0.63, 0.1, f"global pool {cell}×{cell}\n1×{features}", "op"),
-    "Wp": (0.8, 0.45, f"W_p: Linear {features}→{c_I.shape[-1]}\nto the patch tokens\n(zero init)", "new"),
-    "Wg": (0.8, 0.1, f"W_g: Linear {features}→{c_I.shape[-1]}\nto the CLS token\n(zero init)", "new"),
-    "sum": (0.96, 0.5, f"sum\nc_I\n{S(c_I)}", "data"),
-}
-arrows = [("img", "pix"), ("pix", "clip"), ("clip", "cclip"), ("cclip", "P"), ("img", "vae"), ("vae", "cvae"),
-          ("cvae", "pool"), ("cvae", "gpool"), ("pool", "Wp"), ("gpool", "Wg"), ("P", "sum"), ("Wp", "sum"), ("Wg", "sum")]
-if pipe.adapter.config.mode == "clip":
-    boxes = {k: v for k, v in boxes.items() if k in ("img", "pix", "clip", "cclip", "P", "sum")}
-    arrows = [a for a in arrows if a[0] in boxes and a[1] in boxes]
-nb.show(block_diagram(boxes, arrows, size=(10, 3.6), title="split CLIP-VAE encoder and adapter (paper Fig. 3)",
-                      legend={"frozen": "frozen", "trained": "trained", "new": "new, zero-initialised",
-                              "data": "tensor"}), "fig03_adapter.png")
+cfg = pipe.adapter.config
+nb.show(panels.adapter_diagram(dims, grid=cfg.grid, cell=cfg.cell, latent_channels=cfg.latent_channels,
+                               clip_layers=base.image_encoder.config.num_hidden_layers,
+                               clip_width=base.image_encoder.config.hidden_size, mode=cfg.mode), "fig03_adapter.png")
 
 # %% [markdown]
 # The same tensors as pictures: the CLIP input, the four channels of c_VAE, and the token
@@ -200,26 +162,8 @@ nb.show(block_diagram(boxes, arrows, size=(10, 3.6), title="split CLIP-VAE encod
 # initialisation the last two are identical.
 
 # %%
-apply_style()
-fig, axes = plt.subplots(1, 8, figsize=(12, 1.9), gridspec_kw={"width_ratios": [1, 1, 1, 1, 1, 1, 1.4, 1.4]})
-axes[0].imshow(video.frames[i])
-axes[0].set_title("input image")
-axes[1].imshow(((pixels[0] - pixels[0].min()) / (pixels[0].max() - pixels[0].min())).permute(1, 2, 0).numpy())
-axes[1].set_title("CLIP pixels")
-for k in range(4):
-    axes[2 + k].imshow(c_vae[0, k].numpy(), cmap="RdBu_r")
-    axes[2 + k].set_title(f"c_VAE ch. {k}")
-vmax = float(c_clip.abs().max())
-for ax, (name, m) in zip(axes[6:], [("c_CLIP", c_clip), ("c_I = A(c_CLIP, c_VAE)", c_I)]):
-    ax.imshow(m[0].numpy(), cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto", interpolation="nearest")
-    ax.set_title(name)
-    ax.set_xlabel("feature")
-axes[6].set_ylabel("token")
-for ax in axes:
-    ax.set_xticks([])
-    ax.set_yticks([])
-fig.tight_layout()
-nb.show(fig, "adapter_tensors.png")
+nb.show(panels.adapter_tensors_panel(video.frames[i], pixels[0].numpy(), c_vae[0].numpy(), c_clip[0].numpy(),
+                                     c_I[0].numpy()), "adapter_tensors.png")
 
 # %% [markdown]
 # ## Figure 4: the modified UNet input and the pose window
@@ -233,33 +177,9 @@ nb.show(fig, "adapter_tensors.png")
 
 # %%
 idx = window_indices(j, len(video), pipe.n_poses)
-uv = c_p[0].reshape(pipe.n_poses, 2, h, w)
-uv_rgb = [np.stack([(u[0] + 1) / 2, (u[1] + 1) / 2, np.zeros((h, w))], -1) for u in uv.numpy()]
-nb.show(image_grid({"frame": [video.frames[k] for k in idx], "IUV": [iuv_to_rgb(video.iuv[k]) for k in idx],
-                    "c_p (U red, V green)": [(255 * x).astype(np.uint8) for x in uv_rgb]},
-                   titles=[f"p(i{k - j:+d}) = frame {k}" if k != j else f"p(i) = frame {k} (target)" for k in idx]),
+nb.show(panels.pose_window_panel(video.frames, video.iuv, c_p[0].reshape(pipe.n_poses, 2, h, w).numpy(), idx, j),
         "fig04_pose_window.png")
-
-names = [f"{b} {S(shapes[f'down{k}'])}" for k, b in enumerate(pipe.unet.config.down_block_types)]
-ups = [f"{b} {S(shapes[f'up{k}'])}" for k, b in enumerate(pipe.unet.config.up_block_types)]
-ys_down = np.linspace(0.85, 0.3, len(names))  # a U: down the left, the mid block at the bottom, up the right
-boxes = {
-    "z": (0.07, 0.88, f"z_t\n{S(z_t)}", "data"),
-    "p": (0.07, 0.12, f"c_p\n{S(c_p)}", "data"),
-    "conv": (0.13, 0.5, f"conv_in {x_in.shape[1]}→{shapes['conv_in'][0]}\nlatent weights: pretrained\n"
-                        f"pose weights: zero", "new"),
-    **{f"d{k}": (0.36, y, n, "trained") for k, (n, y) in enumerate(zip(names, ys_down))},
-    "mid": (0.56, 0.08, f"mid block {S(shapes['mid'])}", "trained"),
-    **{f"u{k}": (0.76, y, n, "trained") for k, (n, y) in enumerate(zip(ups, ys_down[::-1]))},
-    "eps": (0.94, 0.62, f"eps\n{S(eps)}", "data"),
-    "cI": (0.56, 0.6, f"c_I {S(c_I)}\n(cross-attention\nkeys and values)", "data"),
-}
-arrows = [("z", "conv"), ("p", "conv"), ("conv", "d0")] + [(f"d{k}", f"d{k + 1}") for k in range(len(names) - 1)] \
-    + [(f"d{len(names) - 1}", "mid"), ("mid", "u0")] + [(f"u{k}", f"u{k + 1}") for k in range(len(ups) - 1)] \
-    + [(f"u{len(ups) - 1}", "eps")] + [("cI", f"d{k}") for k, n in enumerate(names) if "CrossAttn" in n] \
-    + [("cI", f"u{k}") for k, n in enumerate(ups) if "CrossAttn" in n]
-nb.show(block_diagram(boxes, arrows, size=(10, 3.6), title="modified UNet (paper Fig. 4), shapes of this run",
-                      legend={"new": "modified, zero-init part", "trained": "pretrained, finetuned", "data": "tensor"}),
+nb.show(panels.unet_diagram(dims, pipe.unet.config.down_block_types, pipe.unet.config.up_block_types),
         "fig04_unet.png")
 
 # %% [markdown]
@@ -268,20 +188,33 @@ nb.show(block_diagram(boxes, arrows, size=(10, 3.6), title="modified UNet (paper
 
 # %%
 W = pipe.unet.conv_in.weight.detach()
-per_channel = W.abs().sum(dim=(0, 2, 3)).numpy()
-apply_style()
-fig, ax = plt.subplots(figsize=(6, 2))
 lat = base.unet.config.in_channels
-ax.bar(range(lat), per_channel[:lat], color="tab:blue", label="latent z_t (copied from the base)")
-ax.bar(range(lat, len(per_channel)), per_channel[lat:], color="tab:green", label="pose c_p (new)")
-ax.set_xticks(range(len(per_channel)), [f"z{k}" for k in range(lat)] +
-              [f"p{k // 2 - pipe.n_poses // 2:+d}{'UV'[k % 2]}" for k in range(len(per_channel) - lat)], fontsize=6)
-ax.set_ylabel("Σ |weight|")
-ax.legend(fontsize=6, frameon=False)
-ax.set_title(f"conv_in weights per input channel ({W.shape[0]} outputs × 3 × 3)")
-nb.show(fig, "conv_in_weights.png")
+nb.show(panels.conv_in_weights_panel(W.numpy(), lat, pipe.n_poses), "conv_in_weights.png")
 print(f"pose-channel weights: max |w| = {W[:, lat:].abs().max():.1e}; latent-channel weights equal the base's: "
       f"{torch.equal(W[:, :lat], base.unet.conv_in.weight)}; bias equal: {torch.equal(pipe.unet.conv_in.bias, base.unet.conv_in.bias)}")
+
+# %% [markdown]
+# ## The two changes in code
+#
+# In `expand_conv_in` (the package's code, shown as it is), look for the three lines after the
+# new convolution is built: all weights zeroed, then the pretrained latent weights and the bias
+# copied back, so only the pose channels stay zero.
+
+# %%
+def show_source(*objects):
+    """The source of functions or methods, inline as a code block."""
+    display(Markdown("\n".join(f"```python\n{textwrap.dedent(inspect.getsource(o))}```" for o in objects)))
+
+
+show_source(expand_conv_in)
+
+# %% [markdown]
+# In the adapter, look for the single addition `tokens = tokens + self.vae_tokens(...)` in
+# `forward`: the VAE detail is added onto the (identity-mapped) CLIP tokens, never appended as
+# new tokens, and `vae_tokens` ends in the two zero-initialised maps `vae_global` and `vae_patch`.
+
+# %%
+show_source(DreamPoseAdapter.forward, DreamPoseAdapter.vae_tokens)
 
 # %% [markdown]
 # ## Zero initialisation, checked numerically
@@ -295,8 +228,9 @@ print(f"pose-channel weights: max |w| = {W[:, lat:].abs().max():.1e}; latent-cha
 #   random one;
 # * the adapter's c_I against c_CLIP (and against the CLIP-only adapter used by the Ours_CLIP
 #   ablation);
-# * and, for contrast, the two mistakes DESIGN.md records from public reimplementations:
-#   zeroing one of the pretrained latent channels of conv_in, and re-drawing its bias. A third
+# * and, for contrast, the two mistakes public reimplementations made (the docstring of
+#   `dreampose/models/surgery.py` names them): zeroing one of the pretrained latent channels
+#   of conv_in, and re-drawing its bias. A third
 #   contrast leaves the new pose weights at PyTorch's default random initialisation.
 #
 # Zero times anything is zero, so the pose can change nothing; but a float32 convolution over
@@ -363,9 +297,9 @@ print(f"the same comparison in float64 (DreamPose init, real pose window): {gap6
 print(f"adapter: max |c_I - c_CLIP| = {adapter_gap:.2e}; max |c_I - c_I(CLIP-only adapter)| = {adapter_vs_clip_only:.2e}")
 
 # %% [markdown]
-# The package's own check of the same claim, `dreampose.evaluate.effects.zero_init_gap` (effect 1
-# of DESIGN.md, also run by the evaluation and the unit tests), uses random images, latents and
-# pose windows instead of a real frame. Its batch of two may get a different convolution kernel
+# The package's own check of the same claim, `dreampose.evaluate.effects.zero_init_gap` (also
+# run by the evaluation and the unit tests), uses random images, latents and pose windows
+# instead of a real frame. Its batch of two may get a different convolution kernel
 # from PyTorch than the single frame above, summing in another order; so a bit-exact zero there
 # and a rounding-sized gap above are the same finding.
 

@@ -1,12 +1,15 @@
 """Figure panels on synthetic arrays: shapes, the numbers they plot, and files written."""
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from PIL import Image
 
-from dreampose import panels
+from dreampose import figures, panels
 from dreampose.evaluate.failures import FrameCase
 from dreampose.evaluate.metrics import temporal_l1
 from dreampose.evaluate.protocol import Result
 from dreampose.figures import save
+from dreampose.provenance import machine_line
 
 rng = np.random.default_rng(0)
 
@@ -94,3 +97,72 @@ def test_error_map():
     a = np.zeros((2, 2, 3), np.uint8)
     b = np.full((2, 2, 3), 255, np.uint8)
     assert np.allclose(panels.error_map(a, b), 1.0) and np.allclose(panels.error_map(a, a), 0.0)
+
+
+# per-example shapes as notebook 02 records them on the tiny model (no batch axis)
+DIMS = {"x0": (3, 64, 64), "pixels": (3, 64, 64), "c_clip": (65, 64), "c_vae": (4, 8, 8), "c_I": (65, 64),
+        "iuv": (64, 64), "c_p": (10, 8, 8), "z_t": (4, 8, 8), "x_in": (14, 8, 8), "eps": (4, 8, 8),
+        "frame": (3, 64, 64), "conv_in": (32, 8, 8), "down0": (32, 4, 4), "down1": (64, 4, 4), "mid": (64, 4, 4),
+        "up0": (64, 8, 8), "up1": (32, 8, 8)}
+
+
+def _texts(fig) -> str:
+    return " | ".join(t.get_text() for ax in fig.axes for t in ax.texts)
+
+
+def test_diagrams_draw_the_shapes_they_are_given(tmp_path):
+    fig2 = panels.architecture_diagram(DIMS, grid=8, factor=8, steps=20, scheduler="ddim", name="tiny")
+    assert "14×8×8" in _texts(fig2) and "conv_in 14→32" in _texts(fig2) and "repeated 20×" in _texts(fig2)
+    fig3 = panels.adapter_diagram(DIMS, grid=8, cell=2, latent_channels=4, clip_layers=2, clip_width=64)
+    assert "W_p: Linear 16→64" in _texts(fig3)
+    clip_only = panels.adapter_diagram(DIMS, grid=8, cell=2, latent_channels=4, clip_layers=2, clip_width=64,
+                                       mode="clip")
+    assert "W_p" not in _texts(clip_only) and "P: Linear 64→64" in _texts(clip_only)
+    fig4 = panels.unet_diagram(DIMS, ["CrossAttnDownBlock2D", "DownBlock2D"], ["UpBlock2D", "CrossAttnUpBlock2D"])
+    assert "CrossAttnDownBlock2D 32×4×4" in _texts(fig4) and "mid block 64×4×4" in _texts(fig4)
+    window = rng.uniform(-1, 1, (5, 2, 8, 8)).astype(np.float32)
+    pose = panels.pose_window_panel(frames(t=6), person_iuv(t=6), window, [0, 0, 1, 2, 3], 1)
+    assert [ax.get_title() for ax in pose.axes[:3]] == ["p(i-1) = frame 0", "p(i-1) = frame 0",
+                                                          "p(i) = frame 1 (target)"]
+    tensors = panels.adapter_tensors_panel(frames()[0], rng.normal(size=(3, 16, 16)), rng.normal(size=(4, 8, 8)),
+                                           rng.normal(size=(65, 64)), rng.normal(size=(65, 64)))
+    assert len(tensors.axes) == 4 + 4
+    weight = np.zeros((32, 14, 3, 3))
+    weight[:, :4] = 1.0
+    bars = panels.conv_in_weights_panel(weight, 4, 5)
+    heights = [patch.get_height() for patch in bars.axes[0].patches]
+    assert heights == [32 * 9] * 4 + [0.0] * 10
+    for k, fig in enumerate([fig2, fig3, clip_only, fig4, pose, tensors, bars]):
+        assert save(fig, tmp_path / f"{k}.png").stat().st_size > 1000
+
+
+def test_uv_to_rgb_has_one_home():
+    uv = np.array([[[-1.0, 1.0]], [[1.0, 0.0]]])  # (2, 1, 2): U then V
+    assert panels.uv_to_rgb is figures.uv_to_rgb
+    assert figures.uv_to_rgb(uv).tolist() == [[[0, 255, 0], [255, 128, 0]]]
+
+
+def test_saved_figures_name_the_machine_below_everything(tmp_path):
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.set_xlabel("x label")
+    figures.write(fig, tmp_path / "a.png")
+    figures.write(fig, tmp_path / "a.png")  # written twice: still one footer
+    footers = [t for t in fig.texts if t.get_gid() == figures.FOOTER_GID]
+    assert len(footers) == 1 and footers[0].get_text() == f"made on {machine_line()}"
+    renderer = fig.canvas.get_renderer()
+    footer, label = footers[0].get_window_extent(renderer), ax.xaxis.label.get_window_extent(renderer)
+    assert footer.y1 < label.y0  # under the axis label, overlapping nothing
+    plain, _ = plt.subplots(figsize=(3, 2))
+    plain.axes[0].set_xlabel("x label")
+    plain.savefig(tmp_path / "plain.png", bbox_inches="tight")
+    assert Image.open(tmp_path / "a.png").size != Image.open(tmp_path / "plain.png").size
+    plt.close("all")
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["a.png", "plain.png"]  # no temporary file left
+
+
+def test_notebook_show_writes_through_the_same_writer(tmp_path):
+    from dreampose.notebook import show
+
+    fig, _ = plt.subplots()
+    path = show(fig, tmp_path / "sub" / "shown.png")
+    assert path.exists() and any(t.get_gid() == figures.FOOTER_GID for t in fig.texts)

@@ -1,41 +1,14 @@
-"""Figure panels of the results (notebooks 03-08), in the house style of `dreampose.figures`.
-
-Every function takes plain arrays (frames are (T, H, W, 3) uint8, IUV the same shape) and
-returns a matplotlib figure; the notebooks save and draw it with ``notebook.show``. Nothing
-here trains or samples, so each panel can be tested on synthetic arrays.
-"""
+"""Result panels: generated frames beside the truth (Fig. 6-8, 10, 12, 13), metric bars, the guidance sweep."""
 from __future__ import annotations
 
-import csv
 import textwrap
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from .figures import apply_style, iuv_to_rgb
-
-GARMENT_PARTS = (1, 2, 7, 8, 9, 10)  # DensePose torso back/front and upper legs (a skirt is labelled so)
-
-
-def _show(ax, image, title: str = "", **kw) -> None:
-    """An image without ticks (the frame stays, so a y label can name the row)."""
-    ax.axis("on")
-    ax.imshow(image, **kw)
-    ax.set(xticks=[], yticks=[])
-    if title:
-        ax.set_title(title, fontsize=7)
-
-
-def _suptitle(fig, title: str) -> None:
-    if title:
-        fig.suptitle(title, fontsize=8)
-
-
-def _columns(n: int, k: int) -> np.ndarray:
-    """``k`` indices spread over ``n`` frames (all of them if n <= k)."""
-    return np.arange(n) if n <= k else np.linspace(0, n - 1, k).round().astype(int)
+from ..figures import apply_style, iuv_to_rgb
+from ._common import GARMENT_PARTS, _columns, _show, _suptitle
 
 
 def comparison_panel(input_image, truth: np.ndarray, methods: dict[str, np.ndarray],
@@ -65,12 +38,6 @@ def comparison_panel(input_image, truth: np.ndarray, methods: dict[str, np.ndarr
     _suptitle(fig, title)
     fig.tight_layout()
     return fig
-
-
-def uv_to_rgb(uv) -> np.ndarray:
-    """A pose UV map (2, h, w) in [-1, 1] as an RGB image: U red, V green, background black."""
-    uv = (np.asarray(uv, np.float32) + 1) / 2
-    return (np.stack([uv[0], uv[1], np.zeros_like(uv[0])], -1).clip(0, 1) * 255).astype(np.uint8)
 
 
 def garment_box(iuv_frame: np.ndarray, parts=GARMENT_PARTS, pad: float = 0.1, min_size: int = 8):
@@ -110,95 +77,10 @@ def crops_panel(truth: np.ndarray, versions: dict[str, np.ndarray], boxes: list,
     return fig
 
 
-def temporal_curves(truth: np.ndarray, methods: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
-    """Per consecutive pair: frame change of each method and of the truth, and the temporal error
-    |(x'_{t+1} - x'_t) - (x_{t+1} - x_t)| (its mean is the ``temporal L1`` metric)."""
-    d_gt = np.diff(truth.astype(np.float32) / 255.0, axis=0)
-    out = {}
-    for label, frames in {"ground truth": truth, **methods}.items():
-        d = np.diff(frames.astype(np.float32) / 255.0, axis=0)
-        out[label] = {"change": np.abs(d).mean(axis=(1, 2, 3)), "error": np.abs(d - d_gt).mean(axis=(1, 2, 3))}
-    return out
-
-
-def xt_slice(frames: np.ndarray, row: int) -> np.ndarray:
-    """One image row of every frame stacked over time, (T, W, 3): flicker shows as breaks."""
-    return frames[:, row]
-
-
-def body_row(iuv: np.ndarray, parts=GARMENT_PARTS) -> int:
-    """The image row that crosses the most garment pixels over the whole sequence."""
-    mask = np.isin(iuv[..., 0], parts).sum(axis=(0, 2))
-    return int(mask.argmax()) if mask.any() else iuv.shape[1] // 2
-
-
-def temporal_panel(truth: np.ndarray, methods: dict[str, np.ndarray], iuv: np.ndarray | None = None,
-                   frames: list[int] | None = None, title: str = ""):
-    """Flicker, seen two ways: curves of frame-to-frame change and of temporal error per frame
-    pair (left), and x-t slices through the garment for the ground truth and each method (right)."""
-    apply_style()
-    curves = temporal_curves(truth, methods)
-    row = body_row(iuv) if iuv is not None else truth.shape[1] // 2
-    n = len(curves)
-    fig = plt.figure(figsize=(3.4 + 1.2 * n, 3.2), layout="constrained")
-    left, right = fig.subfigures(1, 2, width_ratios=[3.4, 1.2 * n])
-    ax_change, ax_err = left.subplots(2, 1, sharex=True)
-    x = np.arange(len(truth) - 1) if frames is None else np.asarray(frames[:-1])
-    for label, c in curves.items():
-        style = dict(color="black", lw=1.6) if label == "ground truth" else dict(lw=1.1, marker=".", ms=3)
-        ax_change.plot(x, c["change"], label=label, **style)
-        if label != "ground truth":
-            ax_err.plot(x, c["error"], label=f"{label} (mean {c['error'].mean():.4f})", **style)
-    ax_change.set_ylabel("mean |x(t+1) - x(t)|")
-    ax_err.set(ylabel="temporal error", xlabel="frame" if frames is not None else "t")
-    ax_err.xaxis.get_major_locator().set_params(integer=True)
-    for ax in (ax_change, ax_err):
-        ax.legend(fontsize=6, frameon=False)
-    axes = right.subplots(1, n, squeeze=False)[0]
-    for ax, (label, images) in zip(axes, [("ground truth", truth)] + list(methods.items())):
-        _show(ax, xt_slice(images, row), label, aspect="auto")
-    axes[0].set_ylabel(f"time ↓ (row {row})", fontsize=7)
-    _suptitle(fig, title)
-    return fig
-
-
-def read_loss(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, losses) from a training ``loss.csv``."""
-    with open(path) as fh:
-        rows = list(csv.DictReader(fh))
-    return np.array([int(r["step"]) for r in rows]), np.array([float(r["loss"]) for r in rows])
-
-
-def smooth(values: np.ndarray, window: int) -> np.ndarray:
-    """Trailing moving average (the first points average what exists so far)."""
-    values = np.asarray(values, float)
-    c, idx = np.cumsum(np.insert(values, 0, 0.0)), np.arange(1, len(values) + 1)
-    lo = np.maximum(0, idx - max(1, window))
-    return (c[idx] - c[lo]) / (idx - lo)
-
-
-def loss_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], window: int = 0, title: str = "",
-                log: bool = True, marks: dict[str, float] | None = None):
-    """Training loss per step (faint) and its moving average, one line per entry; ``marks``
-    draws labelled vertical lines (e.g. the steps at which samples were taken)."""
-    apply_style()
-    fig, ax = plt.subplots(figsize=(5.0, 2.8), layout="constrained")
-    for k, (label, (steps, loss)) in enumerate(curves.items()):
-        w = window or max(1, len(loss) // 20)
-        ax.plot(steps, loss, color=f"C{k}", alpha=0.25, lw=0.8)
-        ax.plot(steps, smooth(loss, w), color=f"C{k}", lw=1.5, label=f"{label} (avg of {w})")
-    for label, step in (marks or {}).items():
-        ax.axvline(step, color="grey", ls=":", lw=1)
-        ax.text(step, 1.0, f" {label}", transform=ax.get_xaxis_transform(), fontsize=6, va="top", color="grey")
-    ax.set(yscale="log" if log else "linear", xlabel="optimizer step", ylabel="training loss", title=title)
-    ax.legend(fontsize=6, frameon=False)
-    return fig
-
-
 def metric_bars(results: dict, metrics: list[str], title: str = ""):
     """One bar chart per metric: mean ± std over videos of each ``{label: Result}`` (n/a skipped)."""
-    from .evaluate.metrics import metric_info
-    from .evaluate.tables import ARROWS
+    from ..evaluate.metrics import metric_info
+    from ..evaluate.tables import ARROWS
 
     apply_style()
     metrics = [m for m in metrics if not isinstance(next(iter(results.values())).summary(m), str)]
