@@ -46,7 +46,7 @@ overrides = []
 from dreampose.notebook import setup
 
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
-p, cache, world, out = nb.profile, nb.cache, nb.world, nb.output_dir
+p, run, world, out = nb.profile, nb.run, nb.world, nb.output_dir
 
 # %%
 import copy
@@ -63,11 +63,11 @@ from dreampose.conditioning import as_pose_windows, clip_preprocess
 from dreampose.data.images import video_to_tensor
 from dreampose.data.pose import window_indices
 from dreampose.models.adapter import DreamPoseAdapter
-from dreampose.models.base import load_base
 from dreampose.models.surgery import expand_conv_in
 from dreampose.pipeline import DreamPosePipeline
+from dreampose.stages import base as base_stage
 
-base = load_base(p, cache)
+base = base_stage(run)
 pipe = DreamPosePipeline.from_base(base, n_poses=p.model.n_poses, image_encoder_mode=p.model.image_encoder)
 clip_only = DreamPosePipeline.from_base(base, n_poses=p.model.n_poses, image_encoder_mode="clip")
 print(f"base: {base.path}")
@@ -306,7 +306,7 @@ print(f"adapter: max |c_I - c_CLIP| = {adapter_gap:.2e}; max |c_I - c_I(CLIP-onl
 # %%
 from dreampose.evaluate.effects import zero_init_gap
 
-package_gap = zero_init_gap(p, cache, seed=p.seed)
+package_gap = zero_init_gap(p, base, seed=p.seed)
 print(f"zero_init_gap (random inputs, t = 500 and 20): UNet {package_gap['unet']:.1e}, adapter {package_gap['adapter']:.1e}")
 
 # %% [markdown]
