@@ -1,1 +1,1 @@
-"""Benchmarks of the DreamPose companion (issue 8): `make bench` or `python -m benchmarks`. See BENCHMARKS.md."""
+"""Benchmarks of the DreamPose companion: `make bench` or `python -m benchmarks`. See BENCHMARKS.md."""
