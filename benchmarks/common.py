@@ -95,3 +95,33 @@ def machine() -> dict:
 
 def fmt(x: float, digits: int = 3) -> str:
     return f"{x:.{digits}g}" if abs(x) < 1000 else f"{x:,.0f}"
+
+
+def random_weights(profile):
+    """(stage-1-shaped DreamPosePipeline with random weights, a World of one synthetic test video).
+
+    For speed ratios without the cached artifacts: the time of a forward pass does not depend on
+    the weights' values, only on the shapes (the profile's ``base`` and ``model`` settings).
+    """
+    from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    from dreampose.data.world import World, synthetic_video
+    from dreampose.models.base import Base, component_configs
+    from dreampose.pipeline import DreamPosePipeline
+
+    b, d = profile.base, profile.data
+    cfg = component_configs(b, d.height, vocab_size=1)
+    torch.manual_seed(profile.seed)
+    size = {"height": b.clip_image_size, "width": b.clip_image_size}
+    base = Base(vae=AutoencoderKL(**cfg["vae"]), unet=UNet2DConditionModel(**cfg["unet"]), text_encoder=None,
+                tokenizer=None, scheduler=PNDMScheduler.from_config(cfg["scheduler"]),
+                image_encoder=CLIPVisionModelWithProjection(CLIPVisionConfig(**cfg["vision"])),
+                feature_extractor=CLIPImageProcessor(size={"shortest_edge": b.clip_image_size}, crop_size=size),
+                path="random")
+    pipe = DreamPosePipeline.from_base(base, profile.model.n_poses, profile.model.image_encoder)
+    for m in (pipe.vae, pipe.unet, pipe.image_encoder, pipe.adapter):
+        m.eval()
+    pipe.set_progress_bar_config(disable=True)
+    video = synthetic_video(profile.seed, "test", 0, d.width, d.height, d.fps, d.min_seconds, d.max_seconds)
+    return pipe, World(train=[], test=[video])

@@ -77,6 +77,8 @@ def main(argv=None) -> int:
                     "comparison (the protocol has 16: --frames 16 for the full set, ~4x longer)")
     ap.add_argument("--videos", type=int, default=None, help="test videos (default: eval.n_videos)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--random-weights", action="store_true", help="sampling speed on models of the profile's "
+                    "shapes with random weights (no cache needed; speeds only, so only the sampling section)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -84,15 +86,19 @@ def main(argv=None) -> int:
     bad = set(only) - set(SECTIONS)
     if bad:
         ap.error(f"unknown sections {sorted(bad)}")
+    if args.random_weights and only != ["sampling"]:
+        ap.error("--random-weights measures speeds only: use it with --only sampling")
 
-    from .common import MissingArtifact, machine, profile_and_cache, stage1_pipeline
+    from .common import MissingArtifact, machine, profile_and_cache, random_weights, stage1_pipeline
 
     t0 = time.perf_counter()
     r = {"date": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine(),
          "command": "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])}
     profile, cache = profile_and_cache(args.profile, args.cache)
     try:
-        if set(only) & {"sampling", "schedulers", "training"}:
+        if args.random_weights:
+            pipe, world = random_weights(profile)
+        elif set(only) & {"sampling", "schedulers", "training"}:
             from dreampose.data.world import load_world
 
             pipe = stage1_pipeline(profile, cache)
