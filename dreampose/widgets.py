@@ -202,6 +202,31 @@ def guidance_explorer(pipe, image, poses, truth=None, s_image: float = 3.0, s_po
                             frame, **kwargs)
 
 
+def _renderer_of(source, image, poses, seed: int, truth):
+    """(FrameRenderer, ground truth) of a GuidanceExplorer, a FrameRenderer or a pipeline."""
+    if isinstance(source, GuidanceExplorer):
+        return source.renderer, source.truth if truth is None else truth
+    if isinstance(source, FrameRenderer):
+        return source, truth
+    if image is None or poses is None:
+        raise ValueError("static_grid(pipe, image, poses, ...): a pipeline needs the input image and the poses")
+    return FrameRenderer(source, image, poses, seed=seed), truth
+
+
+def _side_column(axes, renderer, frame: int | None, truth) -> None:
+    """The grid's left column: the input image, then (for one fixed frame) its pose and ground truth."""
+    side = [("input", renderer.input_image())]
+    if frame is not None:
+        side.append(("target pose", renderer.pose_image(frame)))
+        if truth is not None:
+            side.append(("ground truth", np.asarray(truth[frame])))
+    for a, ax in enumerate(axes):
+        ax.axis("off")
+        if a < len(side):
+            ax.imshow(side[a][1])
+            ax.set_title(side[a][0], fontsize=7)
+
+
 def static_grid(source, image=None, poses=None, rows: str = "s_image", row_values=(1.0, 3.0, 6.0),
                 cols: str = "s_pose", col_values=(1.0, 3.0, 6.0), frame: int = 0, s_image: float = 3.0,
                 s_pose: float = 3.0, steps: int = 25, scheduler: str | None = "ddim", truth=None, seed: int = 0,
@@ -226,15 +251,7 @@ def static_grid(source, image=None, poses=None, rows: str = "s_image", row_value
 
     from .figures import apply_style
 
-    if isinstance(source, GuidanceExplorer):
-        truth = source.truth if truth is None else truth
-        renderer = source.renderer
-    elif isinstance(source, FrameRenderer):
-        renderer = source
-    else:
-        if image is None or poses is None:
-            raise ValueError("static_grid(pipe, image, poses, ...): a pipeline needs the input image and the poses")
-        renderer = FrameRenderer(source, image, poses, seed=seed)
+    renderer, truth = _renderer_of(source, image, poses, seed, truth)
     fixed = {"s_image": s_image, "s_pose": s_pose, "steps": steps, "scheduler": scheduler, "frame": frame}
     for name in (rows, cols):
         if name not in fixed:
@@ -256,18 +273,7 @@ def static_grid(source, image=None, poses=None, rows: str = "s_image", row_value
                 ax.set_title(f"{LABELS[cols]} = {cv:g}" if not isinstance(cv, str) else f"{cv}", fontsize=7)
             if b == 0:
                 ax.set_ylabel(f"{LABELS[rows]} = {rv:g}" if not isinstance(rv, str) else f"{rv}", fontsize=7)
-    frames_shown = {fixed["frame"]} if "frame" not in (rows, cols) else None
-    side = [("input", renderer.input_image())]
-    if frames_shown:
-        side.append(("target pose", renderer.pose_image(fixed["frame"])))
-        if truth is not None:
-            side.append(("ground truth", np.asarray(truth[fixed["frame"]])))
-    for a in range(n_rows):
-        ax = axes[a, 0]
-        ax.axis("off")
-        if a < len(side):
-            ax.imshow(side[a][1])
-            ax.set_title(side[a][0], fontsize=7)
+    _side_column(axes[:, 0], renderer, None if "frame" in (rows, cols) else fixed["frame"], truth)
     others = ", ".join(f"{LABELS[k]} = {v if isinstance(v, str) else format(v, 'g')}" for k, v in fixed.items()
                        if k not in (rows, cols) and v is not None)
     fig.suptitle(title or others, fontsize=8)
