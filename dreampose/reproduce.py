@@ -14,6 +14,7 @@ from .evaluate import experiments as ex
 from .evaluate.method import DreamPoseMethod
 from .evaluate.protocol import Result, protocol_subject
 from .files import atomic_write
+from .provenance import machine_line
 
 MORE_IMAGES = f"{ex.FULL}, {fx.MORE_IMAGES} input images"  # paper 6.3
 VARIANTS = {**ex.ABLATIONS, MORE_IMAGES: (f"subject.n_images={fx.MORE_IMAGES}",)}
@@ -111,7 +112,7 @@ def score(run: stages.Run, methods: dict[str, DreamPoseMethod], videos, base, fi
     found = fx.measure_effects(table2, fx.zero_init_gap(profile, base), sweep, more_images)
     out = atomic_write(Path(figures_dir) / "effects.md",
                        f"Effects of the paper measured on profile {profile.name}, seed {profile.seed}. "
-                       f"Made by `{command}`.\n\n" + fx.report_effects(found))
+                       f"Made by `{command}` on {machine_line()}.\n\n" + fx.report_effects(found))
     say("evaluate", f"{sum(e.holds for e in found)} of {len(found)} effects hold ({time.perf_counter() - start:.0f} s) "
                     f"-> {out}")
     return Results(methods, table1, table2, more_images, sweep, found, suite)

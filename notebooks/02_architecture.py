@@ -62,6 +62,7 @@ from dreampose import panels
 from dreampose.conditioning import as_pose_windows, clip_preprocess
 from dreampose.data.images import video_to_tensor
 from dreampose.data.pose import window_indices
+from dreampose.files import atomic_write
 from dreampose.models.adapter import DreamPoseAdapter
 from dreampose.models.surgery import expand_conv_in
 from dreampose.pipeline import DreamPosePipeline
@@ -372,9 +373,9 @@ rows.append(("trained in stages 1 and 2 (UNet + adapter)", sum(tiny[k] for k in 
 md = (f"Parameter counts, tiny profile vs the paper's models (SD 1.5 + CLIP ViT-B/32, built on the meta device).\n\n"
       "| part | tiny | SD 1.5 / ViT-B/32 | ratio |\n|---|---|---|---|\n"
       + "\n".join(f"| {k} | {a:,} | {b:,} | {b / a:,.0f}× |" if a else f"| {k} | {a:,} | {b:,} | |" for k, a, b in rows))
-(out / "parameter_counts.md").write_text(md + "\n")
-(out / "parameter_counts.csv").write_text("part,tiny,paper\n" + "\n".join(f"\"{k.strip()}\",{a},{b}" for k, a, b in rows)
-                                          + "\n")
+atomic_write(out / "parameter_counts.md", md + "\n")
+atomic_write(out / "parameter_counts.csv", "part,tiny,paper\n" + "\n".join(f"\"{k.strip()}\",{a},{b}" for k, a, b in rows)
+             + "\n")
 display(Markdown(md))
 print("SD 1.5 UNet with pose channels matches the published 859,520,964 + 28,800:",
       paper["UNet (finetuned)"] == known["UNet (finetuned)"])

@@ -49,6 +49,8 @@ from dreampose import panels
 from dreampose.evaluate import failures
 from dreampose.evaluate.experiments import FULL, targets_of
 from dreampose.evaluate.studies.timings import timings, timings_markdown
+from dreampose.files import atomic_write
+from dreampose.provenance import machine_line
 
 videos, full = nb.videos, res.methods[FULL]
 survey = failures.survey(full, videos, p, FULL)
@@ -135,8 +137,8 @@ nb.show(panels.temporal_panel(video.frames[targets], {FULL: full(video, i, targe
 # %%
 times = timings(full, videos)
 display(Markdown(timings_markdown(times)))
-(out / "timings.md").write_text(f"Timings on profile {p.name} (this machine) beside the paper's.\n\n"
-                                + timings_markdown(times))
+atomic_write(out / "timings.md", f"Timings on profile {p.name} beside the paper's. Made on {machine_line()}.\n\n"
+             + timings_markdown(times))
 
 # %% [markdown]
 # ## What this run shows

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..config import Profile
 from ..data.video import Video
+from ..provenance import machine_line
 from ..stages import Run
 from .baselines import copy_input, texture_transfer
 from .importer import import_method
@@ -96,5 +97,5 @@ def write_results_table(which: int, results: dict[str, Result], profile: Profile
         name, title, quoted = "table1_comparisons", "Table 1: comparisons", PAPER_TABLE1
         note = (f"{n} test videos. MRAA and TPSMM cannot be installed here: run them elsewhere and import their "
                 "frames (dreampose.evaluate.importer) to fill their rows with this metric code.")
-    text = caption(title, profile.name, [profile.seed], command, note)
+    text = caption(title, profile.name, [profile.seed], command, f"{note} Made on {machine_line()}.")
     return write_table(rows_from_results(results), Path(figures_dir) / name, text, quoted=quoted)
