@@ -27,7 +27,8 @@ from diffusers import (DDIMScheduler, DiffusionPipeline, DPMSolverMultistepSched
                        PNDMScheduler)
 from diffusers.utils import BaseOutput
 
-from .conditioning import as_image_batch, as_pose_windows, clip_preprocess
+from .data.images import as_image_batch, clip_preprocess
+from .data.pose import as_pose_windows
 from .guidance import check_scale, guided_eps, null_image_condition, null_pose
 from .models.adapter import DreamPoseAdapter
 from .models.surgery import expand_conv_in, n_poses_of

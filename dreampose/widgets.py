@@ -18,7 +18,8 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from .conditioning import as_image_batch, as_pose_windows
+from .data.images import as_image_batch
+from .data.pose import as_pose_windows
 from .guidance import guided_eps
 from .pipeline import SCHEDULERS, make_scheduler
 

@@ -58,9 +58,8 @@ from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
 from IPython.display import Markdown, display
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPVisionConfig, CLIPVisionModelWithProjection
 
-from dreampose.conditioning import as_pose_windows, clip_preprocess
-from dreampose.data.images import video_to_tensor
-from dreampose.data.pose import window_indices
+from dreampose.data.images import clip_preprocess, video_to_tensor
+from dreampose.data.pose import as_pose_windows, window_indices
 from dreampose.figures import apply_style, block_diagram, image_grid, iuv_to_rgb
 from dreampose.models.adapter import DreamPoseAdapter
 from dreampose.models.base import load_base
