@@ -1,7 +1,7 @@
 """Writing videos: generated frames as .mp4 / .gif (reading poses lives in `dreampose.data.pose`).
 
-``write_video`` is atomic: it writes a temporary file next to the target and renames it, so an
-interrupted run never leaves a truncated video under the final name. MP4 is H.264 (yuv420p) through imageio-ffmpeg; GIF goes
+``write_video`` is atomic (``dreampose.files.atomic_path``), so an interrupted run never leaves
+a truncated video under the final name. MP4 is H.264 (yuv420p) through imageio-ffmpeg; GIF goes
 through Pillow (its encoder merges identical consecutive frames into one longer frame, so the
 timing is kept but a reader may count fewer frames).
 """
@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from .data.video import DataError
+from .files import atomic_path
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
 
@@ -72,12 +73,9 @@ def write_video(frames, path: str | Path, fps: float = 30) -> Path:
         raise DataError(f"cannot write {path}: the folder {folder} does not exist; create it first")
     if not os.access(folder, os.W_OK):
         raise DataError(f"cannot write {path}: the folder {folder} is not writable; choose another --out")
-    tmp = folder / f".{path.stem}.{os.getpid()}.tmp{suffix}"
     try:
-        (_write_mp4 if suffix == ".mp4" else _write_gif)(arr, tmp, fps)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            (_write_mp4 if suffix == ".mp4" else _write_gif)(arr, tmp, fps)
     except OSError as err:
         raise DataError(f"cannot write {path} ({err}); check the free space and permissions") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
