@@ -20,10 +20,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .video import DataError
 
 
+def to_minus1_1(x: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1] (the VAE's range), any shape."""
+    return x.float() / 127.5 - 1.0
+
+
 def video_to_tensor(frames: np.ndarray) -> torch.Tensor:
     """(T, H, W, 3) or (H, W, 3) uint8 -> (T, 3, H, W) or (3, H, W) float in [-1, 1]."""
-    x = torch.tensor(np.asarray(frames)).float() / 127.5 - 1.0
-    return x.movedim(-1, -3)
+    return to_minus1_1(torch.tensor(np.asarray(frames))).movedim(-1, -3)
 
 
 def tensor_to_uint8(x: torch.Tensor) -> np.ndarray:
