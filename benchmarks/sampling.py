@@ -14,7 +14,8 @@ import copy
 
 import torch
 
-from dreampose.conditioning import as_image_batch, as_pose_windows
+from dreampose.data.images import as_image_batch
+from dreampose.data.pose import as_pose_windows
 from dreampose.guidance import combine
 from dreampose.pipeline import make_scheduler
 

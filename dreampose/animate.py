@@ -108,9 +108,10 @@ def run(args: argparse.Namespace) -> Path:
     import torch
 
     from .data.images import load_image
+    from .data.pose import read_pose_sequence
     from .guidance import check_scale
     from .pipeline import DreamPosePipeline, make_scheduler
-    from .video_io import VIDEO_SUFFIXES, read_pose_sequence, write_video
+    from .video_io import VIDEO_SUFFIXES, write_video
 
     profile = load_profile(args.profile, args.overrides)
     sample = profile.sample

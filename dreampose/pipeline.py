@@ -10,7 +10,7 @@ alone, as diffusers pipelines do: ``check_inputs``, ``prepare_poses``, ``prepare
 
 Registered modules: vae, unet (4 + 2 * n_poses input channels, `models.surgery`), adapter
 (`models.adapter`), image_encoder (CLIP image tower), feature_extractor (its processor, whose
-crop size and mean/std `conditioning.clip_preprocess` applies in torch), scheduler (PNDM as in
+crop size and mean/std `data.images.clip_preprocess` applies in torch), scheduler (PNDM as in
 the paper; any diffusers scheduler can be swapped in, see `make_scheduler`).
 
 Recommended sampler (BENCHMARKS.md): ``RECOMMENDED_SAMPLER``, DPM-Solver++ with 15 steps, within
@@ -31,7 +31,8 @@ from diffusers import (DDIMScheduler, DiffusionPipeline, DPMSolverMultistepSched
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
-from .conditioning import as_image_batch, as_pose_windows, clip_preprocess
+from .data.images import as_image_batch, clip_preprocess
+from .data.pose import as_pose_windows
 from .guidance import check_scale, guided_eps, null_image_condition, null_pose
 from .models.adapter import DreamPoseAdapter
 from .models.surgery import expand_conv_in, n_poses_of

@@ -19,7 +19,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from .conditioning import as_image_batch
+from .data.images import as_image_batch
 from .pipeline import SCHEDULERS, make_scheduler
 
 LABELS = {"s_image": "s_I (image)", "s_pose": "s_p (pose)", "steps": "steps", "scheduler": "sampler",

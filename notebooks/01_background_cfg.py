@@ -50,8 +50,8 @@ from diffusers import DDIMScheduler, StableDiffusionPipeline
 from IPython.display import Markdown, display
 
 from dreampose import stages
-from dreampose.conditioning import as_pose_windows
 from dreampose.data.images import tensor_to_uint8, video_to_tensor
+from dreampose.data.pose import as_pose_windows
 from dreampose.evaluate.base_quality import base_quality, format_quality, image_embeds, text_embeds, zero_shot
 from dreampose.evaluate.baselines import background_colour
 from dreampose.evaluate.effects import foreground_iou

@@ -59,9 +59,8 @@ from IPython.display import Markdown, display
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from dreampose import panels
-from dreampose.conditioning import as_pose_windows, clip_preprocess
-from dreampose.data.images import video_to_tensor
-from dreampose.data.pose import window_indices
+from dreampose.data.images import clip_preprocess, video_to_tensor
+from dreampose.data.pose import as_pose_windows, window_indices
 from dreampose.files import atomic_write
 from dreampose.models.adapter import DreamPoseAdapter
 from dreampose.models.surgery import expand_conv_in

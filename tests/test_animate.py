@@ -10,8 +10,9 @@ from PIL import Image
 from dreampose.animate import ModelNotFoundError, add_arguments, default_model_dir, resolve_model_dir, run
 from dreampose.cache import Cache
 from dreampose.config import load_profile
+from dreampose.data.pose import read_pose_sequence
 from dreampose.data.video import DataError
-from dreampose.video_io import read_pose_sequence, write_video
+from dreampose.video_io import write_video
 
 from dummies import dummy_pipeline
 

@@ -17,13 +17,13 @@ import torch
 from PIL import Image
 
 from dreampose.cache import Cache, CacheError
-from dreampose.conditioning import as_image_batch, as_pose_windows
 from dreampose.config import ConfigError, load_profile
-from dreampose.data.images import load_image
+from dreampose.data.images import as_image_batch, load_image
+from dreampose.data.pose import as_pose_windows, read_pose_sequence
 from dreampose.data.video import DataError
 from dreampose.guidance import check_scale
 from dreampose.models.base import PARTS, BaseModelError, load_base_from
-from dreampose.video_io import read_pose_sequence, write_video
+from dreampose.video_io import write_video
 
 ROWS = []
 

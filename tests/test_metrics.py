@@ -122,7 +122,7 @@ def test_vgg_distance_runs_from_a_hub_checkpoint(tmp_path, monkeypatch):
         torch.hub.set_dir(old)
         metrics.load_vgg.cache_clear()
     assert net is not None and reason == ""
-    a, b = (metrics.to_unit(frames(2, 32, 32, s)) for s in (0, 1))
+    a, b = (metrics.to_0_1(frames(2, 32, 32, s)) for s in (0, 1))
     assert torch.equal(net(a, a), torch.zeros(2))
     assert (net(a, b) > 0).all()
 

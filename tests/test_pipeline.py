@@ -8,7 +8,7 @@ from diffusers import EulerAncestralDiscreteScheduler
 from PIL import Image
 from transformers import CLIPImageProcessor
 
-from dreampose.conditioning import clip_preprocess
+from dreampose.data.images import clip_preprocess
 from dreampose.data.video import DataError
 from dreampose.pipeline import DreamPosePipeline, make_scheduler
 

@@ -117,7 +117,7 @@ def test_bad_pose_images(tmp_path):
     write_ubc_video(tmp_path, "test", video)
     f = dense_dir(tmp_path, "test", video) / "00000.png"
     bad = {
-        "not a DensePose IUV": Image.fromarray(np.full((32, 32, 3), 200, np.uint8)),  # a plain picture
+        "look like plain pictures, not DensePose IUV": Image.fromarray(np.full((32, 32, 3), 200, np.uint8)),  # a plain picture
         "mode RGBA": Image.fromarray(np.zeros((32, 32, 4), np.uint8)),
         "is 16x16 but the video": Image.fromarray(np.zeros((16, 16, 3), np.uint8)),
     }

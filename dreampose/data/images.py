@@ -1,4 +1,6 @@
-"""Image conversions: uint8 frames <-> [-1, 1] tensors, and loading a user's image safely.
+"""Images in one place: uint8 frames <-> [-1, 1] tensors, loading a user's image safely, and
+turning images into the model's inputs (``as_image_batch`` for the VAE, ``clip_preprocess``
+for the CLIP image encoder), shared by the pipeline and the finetuning stages.
 
 ``load_image`` accepts a path, a PIL image or an array, converts what can be converted
 (grayscale, RGBA, 16-bit, another size) with a warning that says what was done, turns a
@@ -18,10 +20,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .video import DataError
 
 
+def to_minus1_1(x: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1] (the VAE's range), any shape."""
+    return x.float() / 127.5 - 1.0
+
+
 def video_to_tensor(frames: np.ndarray) -> torch.Tensor:
     """(T, H, W, 3) or (H, W, 3) uint8 -> (T, 3, H, W) or (3, H, W) float in [-1, 1]."""
-    x = torch.tensor(np.asarray(frames)).float() / 127.5 - 1.0
-    return x.movedim(-1, -3)
+    return to_minus1_1(torch.tensor(np.asarray(frames))).movedim(-1, -3)
 
 
 def tensor_to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -98,3 +104,51 @@ def load_image(source, size: tuple[int, int] | None = None) -> torch.Tensor:
         warnings.warn(f"{name}: resized from {h}x{w} to {th}x{tw} (height x width){stretch}", stacklevel=2)
         x = F.interpolate(x[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
     return x
+
+
+def clip_preprocess(images: torch.Tensor, feature_extractor) -> torch.Tensor:
+    """CLIPImageProcessor's steps in torch, batched: [-1, 1] images (B, 3, H, W) -> pixel_values.
+
+    Resize the shortest edge to ``size["shortest_edge"]`` (bicubic, antialiased, one axis at a
+    time like PIL), centre-crop to ``crop_size``, normalise by CLIP's mean and std. (The PIL
+    processor is slow, and torchvision, its fast backend, is not used in this project.)
+    """
+    crop = feature_extractor.crop_size
+    ch, cw = crop["height"], crop["width"]
+    shortest = (getattr(feature_extractor, "size", None) or {}).get("shortest_edge", max(ch, cw))
+    x = (images.float() + 1.0) / 2.0
+    h, w = x.shape[-2:]
+    short = max(shortest, ch, cw)  # the long edge is truncated, as transformers does
+    size = (short, int(short * w / h)) if h <= w else (int(short * h / w), short)
+    for step in ((h, size[1]), size):  # width, then height, clipped in between, as PIL resamples
+        if step != tuple(x.shape[-2:]):
+            x = F.interpolate(x, size=step, mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+    top, left = (size[0] - ch) // 2, (size[1] - cw) // 2
+    x = x[..., top:top + ch, left:left + cw]
+    mean = torch.tensor(feature_extractor.image_mean, dtype=x.dtype, device=x.device)[:, None, None]
+    std = torch.tensor(feature_extractor.image_std, dtype=x.dtype, device=x.device)[:, None, None]
+    return (x - mean) / std
+
+
+def as_image_batch(image, size: tuple[int, int]) -> torch.Tensor:
+    """One or several images (path, PIL, uint8 array, or [-1, 1] tensor) -> (K, 3, H, W)."""
+    if isinstance(image, torch.Tensor) and image.ndim == 4:  # (K, 3, H, W): K views
+        image = list(image)
+    items = image if isinstance(image, (list, tuple)) else [image]
+    if not items:
+        raise DataError("no input image: give at least one image of the person")
+    out = []
+    for item in items:
+        if isinstance(item, torch.Tensor):
+            x = item
+            if x.ndim != 3 or x.shape[0] != 3 or not x.is_floating_point():
+                raise DataError(f"an image tensor must be float (3, H, W) in [-1, 1], got shape {tuple(item.shape)} "
+                                f"{item.dtype}; give uint8 pictures as (H, W, 3) numpy arrays or PIL images")
+            if not torch.isfinite(x).all() or x.min() < -1.001 or x.max() > 1.001:
+                raise DataError("an image tensor must lie in [-1, 1]; convert with x * 2 - 1 from [0, 1]")
+            if tuple(x.shape[-2:]) != tuple(size):
+                x = F.interpolate(x[None].float(), size=size, mode="bilinear", antialias=True)[0]
+            out.append(x.float())
+        else:
+            out.append(load_image(item, size=size))
+    return torch.stack(out)

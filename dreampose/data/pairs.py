@@ -21,18 +21,41 @@ from .video import DataError
 _POSE_CHUNK = 64  # frames converted at a time: full-resolution float UV of a whole UBC video is ~1 GB
 
 
-class PairDataset(Dataset):
+class _SeededDataset(Dataset):
+    """``length`` items, item i a function of a generator seeded with (seed, i); ``kind`` names it."""
+
+    kind = "dataset"
+
+    def __init__(self, length: int, seed: int):
+        if length < 1:
+            raise DataError(f"the {self.kind} needs length >= 1 items, got {length}")
+        self.length, self.seed = length, seed
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> dict:
+        if not 0 <= i < self.length:
+            raise IndexError(f"item {i} of a {self.kind} of length {self.length}")
+        return self.item(np.random.default_rng([self.seed, i]))
+
+    def item(self, rng: np.random.Generator) -> dict:
+        raise NotImplementedError
+
+
+class PairDataset(_SeededDataset):
     """Random (input, target) frame pairs from one video; a video is drawn with probability
     proportional to its length, so the target is a uniformly random training frame. Input and
     target are drawn independently (they coincide with probability 1 / len(video))."""
+
+    kind = "pair dataset"
 
     def __init__(self, videos, n_poses: int, latent_size: tuple[int, int], length: int, seed: int):
         if not videos:
             raise DataError("no training videos: the pair dataset needs at least one video")
         window_indices(0, 1, n_poses)  # n_poses must be odd and positive
-        if length < 1:
-            raise DataError(f"the pair dataset needs length >= 1 items, got {length}")
-        self.videos, self.n_poses, self.length, self.seed = list(videos), n_poses, length, seed
+        super().__init__(length, seed)
+        self.videos, self.n_poses = list(videos), n_poses
         self.uv = [  # once, at latent resolution
             torch.cat([pose_maps(v.iuv[s:s + _POSE_CHUNK], latent_size) for s in range(0, len(v), _POSE_CHUNK)])
             for v in self.videos
@@ -40,13 +63,7 @@ class PairDataset(Dataset):
         lengths = np.array([len(v) for v in self.videos], float)
         self.weights = lengths / lengths.sum()
 
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, i: int) -> dict:
-        if not 0 <= i < self.length:
-            raise IndexError(f"item {i} of a pair dataset of length {self.length}")
-        rng = np.random.default_rng([self.seed, i])
+    def item(self, rng: np.random.Generator) -> dict:
         k = int(rng.choice(len(self.videos), p=self.weights))
         video = self.videos[k]
         src, tgt = (int(x) for x in rng.integers(0, len(video), size=2))
@@ -83,17 +100,18 @@ def apply_crop(x: torch.Tensor, box: tuple[float, float, float, float]) -> torch
     return F.grid_sample(x[None], grid, mode="bilinear", padding_mode="border", align_corners=False)[0]
 
 
-class SubjectDataset(Dataset):
+class SubjectDataset(_SeededDataset):
     """The subject's image(s) and pose window(s); item = (conditioning image, augmented target,
     identically augmented pose). With ``random_crop=False`` the target is the image itself."""
+
+    kind = "subject dataset"
 
     def __init__(self, images, poses, length: int, seed: int, random_crop: bool = True, crop_scale: float = 0.8):
         if len(images) == 0:
             raise DataError("no images of the subject: give at least one input image")
         if len(images) != len(poses):
             raise DataError(f"{len(images)} subject images but {len(poses)} pose windows: give one pose per image")
-        if length < 1:
-            raise DataError(f"the subject dataset needs length >= 1 items, got {length}")
+        super().__init__(length, seed)
         for name, items, first in (("image", images, 3), ("pose window", poses, None)):
             shape = tuple(items[0].shape)
             if len(shape) != 3 or (first is not None and shape[0] != first):
@@ -104,15 +122,9 @@ class SubjectDataset(Dataset):
                                 f"got {sorted({tuple(x.shape) for x in items})}")
         crop_box(np.random.default_rng(0), crop_scale)  # validates crop_scale
         self.images, self.poses = list(images), list(poses)
-        self.length, self.seed, self.random_crop, self.crop_scale = length, seed, random_crop, crop_scale
+        self.random_crop, self.crop_scale = random_crop, crop_scale
 
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, i: int) -> dict:
-        if not 0 <= i < self.length:
-            raise IndexError(f"item {i} of a subject dataset of length {self.length}")
-        rng = np.random.default_rng([self.seed, i])
+    def item(self, rng: np.random.Generator) -> dict:
         k = int(rng.integers(len(self.images)))
         image, pose = self.images[k], self.poses[k]
         target = image

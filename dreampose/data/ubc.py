@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from contextlib import closing
+from contextlib import ExitStack, closing
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from ..cache import CacheError, default_root, write_json_atomic
+from ..cache import CacheError, default_root
+from ..files import atomic_path, write_json_atomic
+from .pose import check_iuv, read_iuv_png
 from .video import DataError, Video
 
 SPLITS = ("train", "test")
@@ -89,16 +90,9 @@ def _iuv_files(folder: Path, video_path: Path) -> list[Path]:
     return [folder / f"{i:05d}.png" for i in range(len(present))]
 
 
-def _read_iuv_png(path: Path, src_hw: tuple[int, int], video_path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as img:
-            img.load()
-            mode, arr = img.mode, np.asarray(img)
-    except (OSError, SyntaxError, ValueError) as err:
-        raise DataError(f"cannot read pose file {path} ({err}); re-run DensePose for this frame") from None
-    if mode != "RGB" or arr[..., 0].max() > 24:
-        raise DataError(f"pose file {path} is not a DensePose IUV image (8-bit RGB png, channel 0 = part "
-                        f"index 0..24; got mode {mode}, max channel 0 = {int(arr[..., 0].max())})")
+def _read_frame_iuv(path: Path, src_hw: tuple[int, int], video_path: Path) -> np.ndarray:
+    """The IUV png of one frame of ``video_path``: a DensePose IUV image of the frame's size."""
+    arr = check_iuv(read_iuv_png(path, fix="re-run DensePose for this frame")[None], f"pose file {path}")[0]
     if arr.shape[:2] != tuple(src_hw):
         raise DataError(f"pose file {path} is {arr.shape[1]}x{arr.shape[0]} but the video {video_path} is "
                         f"{src_hw[1]}x{src_hw[0]}; paste DensePose boxes into full frames (iuv_from_densepose_result)")
@@ -140,7 +134,7 @@ def _decode(path: Path, iuv_files: list[Path], size, fit: str, alloc):
                         "every frame needs exactly one IUV png")
     iuv = alloc("iuv", (n, *size, 3))
     for i, f in enumerate(iuv_files):
-        iuv[i] = _fit_iuv(_read_iuv_png(f, src_hw, path), box, size)
+        iuv[i] = _fit_iuv(_read_frame_iuv(f, src_hw, path), box, size)
     return frames, iuv
 
 
@@ -164,21 +158,15 @@ def _build_store(store: Path, video_id: str, stamp: str, decode):
     except OSError as err:
         raise CacheError(f"cannot write decoded videos to {store} ({err.strerror}); "
                          "set DREAMPOSE_CACHE to a writable folder") from None
-    tmp: dict[str, Path] = {}
+    with ExitStack() as stack:  # each array replaces its .npy once all are decoded, or is removed
 
-    def alloc(kind: str, shape) -> np.ndarray:
-        tmp[kind] = store / f".{video_id}.{kind}.{os.getpid()}.tmp.npy"
-        return np.lib.format.open_memmap(tmp[kind], mode="w+", dtype=np.uint8, shape=shape)
+        def alloc(kind: str, shape) -> np.ndarray:
+            tmp = stack.enter_context(atomic_path(store / f"{video_id}.{kind}.npy"))
+            return np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
 
-    try:
         for array in decode(alloc):
             array.flush()
-        for kind, f in tmp.items():
-            os.replace(f, store / f"{video_id}.{kind}.npy")
-        write_json_atomic(store / f"{video_id}.json", {"stamp": stamp})
-    finally:
-        for f in tmp.values():
-            f.unlink(missing_ok=True)
+    write_json_atomic(store / f"{video_id}.json", {"stamp": stamp})
     return _load_store(store, video_id, stamp)
 
 
@@ -224,7 +212,7 @@ def read_ubc(root, split: str, width: int, height: int, fps: int = 30, max_video
 
 def write_ubc_video(root, split: str, video: Video) -> Path:
     """Write a `Video` in the layout above (H.264 mp4, IUV pngs, caption); returns the mp4 path."""
-    import imageio.v2 as imageio
+    from ..video_io import write_video
 
     if split not in SPLITS:
         raise DataError(f"split must be 'train' or 'test', got {split!r}")
@@ -234,13 +222,7 @@ def write_ubc_video(root, split: str, video: Video) -> Path:
                         "crop or pad it by one pixel")
     root = Path(root)
     (root / split).mkdir(parents=True, exist_ok=True)
-    path = root / split / f"{video.name}.mp4"
-    tmp = path.with_name(f".{video.name}.{os.getpid()}.tmp.mp4")
-    with imageio.get_writer(tmp, format="FFMPEG", fps=video.fps, codec="libx264", quality=9,
-                            macro_block_size=1, ffmpeg_log_level="error") as writer:
-        for frame in video.frames:
-            writer.append_data(np.ascontiguousarray(frame))
-    tmp.replace(path)
+    path = write_video(video.frames, root / split / f"{video.name}.mp4", fps=video.fps)
     iuv_dir = root / f"{split}_densepose" / video.name
     iuv_dir.mkdir(parents=True, exist_ok=True)
     for stale in iuv_dir.glob("*.png"):

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ..files import atomic_path
+
 
 class DataError(ValueError):
     """Input data that cannot be used; the message names the file or value and the fix."""
@@ -47,11 +49,9 @@ class Video:
 
     def save(self, path: str | Path) -> None:
         """Write one compressed ``.npz`` (frames, iuv, metadata)."""
-        path = Path(path)
         header = json.dumps({"name": self.name, "fps": self.fps, "caption": self.caption, "meta": self.meta})
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(tmp, frames=self.frames, iuv=self.iuv, header=np.array(header))
-        tmp.replace(path)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # a file object: numpy adds no ".npz"
+            np.savez_compressed(fh, frames=self.frames, iuv=self.iuv, header=np.array(header))
 
     @classmethod
     def load(cls, path: str | Path) -> "Video":

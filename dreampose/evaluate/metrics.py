@@ -76,7 +76,7 @@ def metric_info(name: str) -> MetricInfo:
     raise KeyError(f"unknown metric {name!r}; known: {', '.join(METRICS)} or '<tower> feature distance'")
 
 
-def to_unit(images, what: str = "images") -> torch.Tensor:
+def to_0_1(images, what: str = "images") -> torch.Tensor:
     """(N, H, W, 3) uint8 or float in [0, 1] -> (N, 3, H, W) float32 tensor in [0, 1]."""
     x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
     if x.ndim != 4 or x.shape[-1] != 3:
@@ -94,7 +94,7 @@ def to_unit(images, what: str = "images") -> torch.Tensor:
 
 
 def _pair(gen, gt) -> tuple[torch.Tensor, torch.Tensor]:
-    a, b = to_unit(gen, "generated frames"), to_unit(gt, "ground-truth frames")
+    a, b = to_0_1(gen, "generated frames"), to_0_1(gt, "ground-truth frames")
     if a.shape != b.shape:
         raise MetricError(f"generated frames {tuple(a.shape)} and ground truth {tuple(b.shape)} differ in shape "
                           "(N, 3, H, W); resize both to the comparison size first (protocol.resize_frames)")

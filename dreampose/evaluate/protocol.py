@@ -42,7 +42,7 @@ from ..cache import write_json_atomic
 from ..config import EvalConfig, Profile
 from ..stages import Subject
 from ..data.video import DataError, Video
-from .metrics import MetricSuite, to_unit
+from .metrics import MetricSuite, to_0_1
 
 Method = Callable[[Video, int, list[int]], np.ndarray]
 INPUT_INDEX = 0
@@ -102,7 +102,7 @@ def comparison_size(gt_hw: tuple[int, int], gen_hw: tuple[int, int], resolution:
 
 def resize_frames(frames, size: tuple[int, int]) -> torch.Tensor:
     """(N, H, W, 3) uint8 / [0, 1] float -> (N, size[0], size[1], 3) float in [0, 1]."""
-    x = to_unit(frames)
+    x = to_0_1(frames)
     if tuple(x.shape[-2:]) != tuple(size):
         x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
     return x.permute(0, 2, 3, 1)

@@ -27,8 +27,8 @@ from torch import nn
 
 from ..config import ConfigError, Profile
 from ..data.garments import GARMENTS, PALETTE, TEXTURES
-from .base_data import (CLIP_MEAN, CLIP_STD, clip_pixels, person_crops, render_corpus, rows_of,
-                        to_unit, training_frames)
+from ..data.images import to_minus1_1
+from .base_data import CLIP_MEAN, CLIP_STD, clip_pixels, person_crops, render_corpus, rows_of, training_frames
 from .loop import LoopConfig, train
 
 CHECKPOINT_EVERY = 1000  # steps; an interrupted pretraining resumes from the last one
@@ -130,14 +130,14 @@ def pretrain_base(profile: Profile, world, out: Path, progress: bool = True) -> 
 
     def vae_batch(idx):
         rows = rows_of(idx, n, profile.seed)
-        return {"x": to_unit(person_crops(frames, foreground, rows, crop, b.latent_downsample, profile.seed))}
+        return {"x": to_minus1_1(person_crops(frames, foreground, rows, crop, b.latent_downsample, profile.seed))}
 
     out_vae = train_part(VAEObjective(vae), vae_batch, profile, b.vae_steps, b.batch_size, "base VAE",
                          out / "train_vae", progress)
     summary["vae_loss"] = out_vae["final_loss"]
     vae.eval()
     with torch.no_grad():  # latents of the frozen VAE, cached for the UNet (small chunks: faster on CPU)
-        latents = torch.cat([vae.encode(to_unit(chunk)).latent_dist.mean for chunk in frames.split(32)])
+        latents = torch.cat([vae.encode(to_minus1_1(chunk)).latent_dist.mean for chunk in frames.split(32)])
     vae.register_to_config(scaling_factor=1.0 / latents.std().item())  # SD: 1 / std of training latents
     latents *= vae.config.scaling_factor
     summary["scaling_factor"] = vae.config.scaling_factor

@@ -126,11 +126,6 @@ def rows_of(indices, n: int, seed: int) -> list[int]:
     return [int(_permutation(seed, i // n, n)[i % n]) for i in indices]
 
 
-def to_unit(x: torch.Tensor) -> torch.Tensor:
-    """uint8 [0, 255] -> float [-1, 1], the VAE's range."""
-    return x.float() / 127.5 - 1.0
-
-
 def clip_pixels(frames_u8: torch.Tensor, size: int) -> torch.Tensor:
     """CLIP preprocessing in torch: resize to the tower's size, normalise with CLIP's mean/std."""
     x = frames_u8.float() / 255.0
