@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..cache import write_json_atomic
+from ..files import write_json_atomic
 from ..config import EvalConfig, Profile
 from ..stages import Subject
 from ..data.video import DataError, Video

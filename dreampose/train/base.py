@@ -103,27 +103,33 @@ def train_part(objective: nn.Module, make_batch, profile: Profile, steps: int, b
 
 def pretrain_base(profile: Profile, world, out: Path, progress: bool = True) -> dict:
     """Train VAE, CLIP and UNet on ``world``'s training videos + a corpus; save an SD-layout folder at ``out``."""
-    from diffusers import AutoencoderKL, DDPMScheduler, PNDMScheduler, UNet2DConditionModel
-    from transformers import (CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTextModel, CLIPTextModelWithProjection,
-                              CLIPVisionModelWithProjection)
-
-    from ..models.base import Base, component_configs, save_base
+    from ..models.base import component_configs
     from ..models.tokenizer import make_tokenizer
 
     b = profile.base
-    videos = world.train + render_corpus(profile, progress)
-    frames, foreground, captions = training_frames(videos)
-    n = len(frames)
+    frames, foreground, captions = training_frames(world.train + render_corpus(profile, progress))
     # every word of the world's caption grammar is a token, seen in the captions or not
     grammar = " ".join([*PALETTE, *TEXTURES, *GARMENTS, "a an person in top and front side back view"])
     tokenizer = make_tokenizer(captions + [grammar], out / "tokenizer", b.text_max_length)
     cfg = component_configs(b, profile.data.height, len(tokenizer))
-    special = dict(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                   pad_token_id=tokenizer.pad_token_id)  # CLIP pools the text at the EOS token
-    cfg["text"].update(special)
-    summary: dict = {}
+    cfg["text"].update(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                       pad_token_id=tokenizer.pad_token_id)  # CLIP pools the text at the EOS token
+    vae, latents, out_vae = _pretrain_vae(profile, cfg, frames, foreground, out, progress)
+    clip, out_clip = _pretrain_clip(profile, cfg, frames, captions, tokenizer, out, progress)
+    unet, text_encoder, out_unet = _pretrain_unet(profile, cfg, clip, latents, captions, tokenizer, out, progress)
+    _save(profile, cfg, vae, clip, unet, text_encoder, tokenizer, out)
+    return {"vae_loss": out_vae["final_loss"], "scaling_factor": vae.config.scaling_factor,
+            "clip_loss": out_clip["final_loss"], "unet_loss": out_unet["final_loss"],
+            "train_seconds": {k: o["train_seconds"] for k, o in (("vae", out_vae), ("clip", out_clip),
+                                                                  ("unet", out_unet))}}
 
-    # 1. VAE, on person-centred crops of half the frame size (fully convolutional: 4x cheaper steps)
+
+def _pretrain_vae(profile: Profile, cfg: dict, frames, foreground, out: Path, progress: bool):
+    """1. The VAE on person-centred crops of half the frame size (fully convolutional: 4x cheaper
+    steps); then the latents of every frame and SD's scaling factor 1 / std(z)."""
+    from diffusers import AutoencoderKL
+
+    b, n = profile.base, len(frames)
     torch.manual_seed(profile.seed)  # each part's init seeded on its own: identical after a resume
     vae = AutoencoderKL(**cfg["vae"])
     crop = profile.data.height // 2
@@ -132,18 +138,22 @@ def pretrain_base(profile: Profile, world, out: Path, progress: bool = True) -> 
         rows = rows_of(idx, n, profile.seed)
         return {"x": to_minus1_1(person_crops(frames, foreground, rows, crop, b.latent_downsample, profile.seed))}
 
-    out_vae = train_part(VAEObjective(vae), vae_batch, profile, b.vae_steps, b.batch_size, "base VAE",
-                         out / "train_vae", progress)
-    summary["vae_loss"] = out_vae["final_loss"]
+    result = train_part(VAEObjective(vae), vae_batch, profile, b.vae_steps, b.batch_size, "base VAE",
+                        out / "train_vae", progress)
     vae.eval()
     with torch.no_grad():  # latents of the frozen VAE, cached for the UNet (small chunks: faster on CPU)
         latents = torch.cat([vae.encode(to_minus1_1(chunk)).latent_dist.mean for chunk in frames.split(32)])
     vae.register_to_config(scaling_factor=1.0 / latents.std().item())  # SD: 1 / std of training latents
     latents *= vae.config.scaling_factor
-    summary["scaling_factor"] = vae.config.scaling_factor
+    return vae, latents, result
 
-    # 2. CLIP, contrastive; one frame per distinct caption in a batch keeps the targets unambiguous;
-    #    random horizontal flips (captions never say left or right)
+
+def _pretrain_clip(profile: Profile, cfg: dict, frames, captions: list[str], tokenizer, out: Path, progress: bool):
+    """2. CLIP, contrastive; one frame per distinct caption in a batch keeps the targets
+    unambiguous; random horizontal flips (captions never say left or right)."""
+    from transformers import CLIPConfig, CLIPModel
+
+    b, n = profile.base, len(frames)
     ids = tokenizer(captions, padding="max_length", max_length=b.text_max_length, truncation=True,
                     return_tensors="pt").input_ids
     torch.manual_seed(profile.seed + 1)
@@ -156,17 +166,21 @@ def pretrain_base(profile: Profile, world, out: Path, progress: bool = True) -> 
         flip = torch.from_numpy(np.random.default_rng([profile.seed, idx[0]]).random(len(rows)) < 0.5)
         return {"ids": ids[rows], "pixels": torch.where(flip[:, None, None, None], pixels.flip(-1), pixels)}
 
-    out_clip = train_part(CLIPObjective(clip), clip_batch, profile, b.clip_steps, 4 * b.batch_size, "base CLIP",
-                          out / "train_clip", progress)
-    summary["clip_loss"] = out_clip["final_loss"]
-    clip.eval()
+    result = train_part(CLIPObjective(clip), clip_batch, profile, b.clip_steps, 4 * b.batch_size, "base CLIP",
+                        out / "train_clip", progress)
+    return clip.eval(), result
+
+
+def _pretrain_unet(profile: Profile, cfg: dict, clip, latents, captions: list[str], tokenizer, out: Path,
+                   progress: bool):
+    """3. The UNet on cached latents and cached text states of CLIP's text tower; caption
+    dropout -> the empty caption, so classifier-free guidance works."""
+    from diffusers import DDPMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    b, n = profile.base, len(latents)
     text_encoder = CLIPTextModel(clip.config.text_config)
     text_encoder.load_state_dict(clip.text_model.state_dict())
-    image_encoder = CLIPVisionModelWithProjection(clip.config.vision_config)
-    image_encoder.load_state_dict({k: v for k, v in clip.state_dict().items()
-                                   if k.startswith(("vision_model.", "visual_projection."))})
-
-    # 3. UNet on cached latents and cached text states; caption dropout -> the empty caption
     with torch.no_grad():
         unique = sorted(set(captions)) + [""]
         tok = tokenizer(unique, padding="max_length", max_length=b.text_max_length, truncation=True, return_tensors="pt")
@@ -183,19 +197,29 @@ def pretrain_base(profile: Profile, world, out: Path, progress: bool = True) -> 
         cond = torch.where(keep, caption_id[rows], torch.full_like(rows, empty))
         return {"z": latents[rows], "cond": states[cond]}
 
-    out_unet = train_part(TextToImageObjective(unet, noise_scheduler), unet_batch, profile, b.unet_steps,
-                          b.batch_size, "base UNet", out / "train_unet", progress)
-    summary["unet_loss"] = out_unet["final_loss"]
-    summary["train_seconds"] = {k: o["train_seconds"] for k, o in
-                                (("vae", out_vae), ("clip", out_clip), ("unet", out_unet))}
+    result = train_part(TextToImageObjective(unet, noise_scheduler), unet_batch, profile, b.unet_steps,
+                        b.batch_size, "base UNet", out / "train_unet", progress)
+    return unet, text_encoder, result
 
+
+def _save(profile: Profile, cfg: dict, vae, clip, unet, text_encoder, tokenizer, out: Path) -> None:
+    """SD's folder layout with the CLIP image tower and its processor, plus ``clip_text/`` (the text
+    tower with CLIP's projection, for the zero-shot quality figures) and the loss curves."""
+    from diffusers import PNDMScheduler
+    from transformers import CLIPImageProcessor, CLIPTextModelWithProjection, CLIPVisionModelWithProjection
+
+    from ..models.base import Base, save_base
+
+    b = profile.base
+    image_encoder = CLIPVisionModelWithProjection(clip.config.vision_config)
+    image_encoder.load_state_dict({k: v for k, v in clip.state_dict().items()
+                                   if k.startswith(("vision_model.", "visual_projection."))})
     processor = CLIPImageProcessor(size={"shortest_edge": b.clip_image_size},
                                    crop_size={"height": b.clip_image_size, "width": b.clip_image_size},
                                    image_mean=CLIP_MEAN, image_std=CLIP_STD)
     save_base(Base(vae=vae, unet=unet, text_encoder=text_encoder, tokenizer=tokenizer,
                    scheduler=PNDMScheduler.from_config(cfg["scheduler"]), image_encoder=image_encoder,
                    feature_extractor=processor, path=out), out)
-    # not part of SD's layout: the text tower with CLIP's projection, for zero-shot quality figures
     text_proj = CLIPTextModelWithProjection(clip.config.text_config)
     text_proj.text_model.load_state_dict(clip.text_model.state_dict())
     text_proj.text_projection.load_state_dict(clip.text_projection.state_dict())
@@ -204,4 +228,3 @@ def pretrain_base(profile: Profile, world, out: Path, progress: bool = True) -> 
         if (out / f"train_{part}" / "loss.csv").is_file():
             (out / f"train_{part}" / "loss.csv").replace(out / f"loss_{part}.csv")
         shutil.rmtree(out / f"train_{part}", ignore_errors=True)
-    return summary
