@@ -38,9 +38,10 @@ def authors_loop(pipe, image, poses, frames, steps: int, s_image: float, s_pose:
     """The reference: per frame, c_I, then per step three UNet calls and the paper's equation."""
     h, w = pipe.image_size
     f = pipe.latent_factor
-    c_p = as_pose_windows(poses, (h // f, w // f), pipe.n_poses)[list(frames)]
-    g = torch.Generator().manual_seed(seed)
-    latents = torch.randn((len(frames), pipe.vae.config.latent_channels, h // f, w // f), generator=g)
+    windows = as_pose_windows(poses, (h // f, w // f), pipe.n_poses)
+    c_p = windows[list(frames)]
+    g = torch.Generator().manual_seed(seed)  # noise per pose index, as the pipeline draws it
+    latents = torch.randn((len(windows), pipe.vae.config.latent_channels, h // f, w // f), generator=g)[list(frames)]
     out = []
     for i in range(len(frames)):
         c_image = pipe.encode_image_condition(as_image_batch(image, (h, w)))  # per frame, as the authors do

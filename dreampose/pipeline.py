@@ -3,10 +3,11 @@
 Every frame is sampled independently from its own noise (paper 4.1), with dual classifier-free
 guidance (paper 4.4, `dreampose.guidance`), and decoded x'_i = D(z'_i). Several frames go
 through one UNet call (``frames_per_batch``) with their guidance branches, then one scheduler
-step moves all frames; c_I is encoded once per call. Initial noise is drawn up front from
-``generator``, so frames do not depend on ``frames_per_batch``. ``__call__`` chains stages usable
-alone, as diffusers pipelines do: ``check_inputs``, ``prepare_poses``, ``prepare_latents``,
-``encode_image``, ``prepare_scheduler``, ``denoise`` (``denoise_step`` per timestep), ``decode``.
+step moves all frames; c_I is encoded once per call. Initial noise is drawn per pose index, so a
+frame depends neither on ``frames_per_batch`` nor on the other frames rendered. ``__call__``
+chains diffusers-style stages, each usable alone: ``check_inputs``, ``prepare_poses``,
+``prepare_latents``, ``encode_image``, ``prepare_scheduler``, ``denoise`` (``denoise_step`` per
+timestep), ``decode``.
 
 Registered modules: vae, unet (4 + 2 * n_poses input channels, `models.surgery`), adapter
 (`models.adapter`), image_encoder (CLIP image tower), feature_extractor (its processor, whose
@@ -174,18 +175,19 @@ class DreamPosePipeline(DiffusionPipeline):
                              f"got {bad or frames}")
         return windows, list(frames)
 
-    def prepare_latents(self, n_frames: int, height: int, width: int, generator=None, latents=None) -> torch.Tensor:
-        """Initial noise z_T (n_frames, C, height/f, width/f) on the UNet's device, before init_noise_sigma.
-
-        One generator draws all frames' noise in one call; a list draws frame k's from generator k.
-        """
-        f = self.latent_factor
+    def prepare_latents(self, frames: list[int], n_total: int, height: int, width: int, generator=None, latents=None):
+        """Initial noise z_T (len(frames), C, h, w) on the UNet's device, before init_noise_sigma, per pose
+        index: one generator draws all ``n_total`` poses' noise and keeps the rows of ``frames``;
+        generator k of a list draws rendered frame k's."""
+        f, n_frames = self.latent_factor, len(frames)
         shape = (n_frames, self.vae.config.latent_channels, height // f, width // f)
         if isinstance(generator, list) and len(generator) != n_frames:
             raise ValueError(f"generator is a list of {len(generator)} generators; pass one per rendered frame "
                              f"({n_frames}) or a single torch.Generator")
-        if latents is None:
+        if latents is None and isinstance(generator, list):
             latents = randn_tensor(shape, generator=generator, dtype=torch.float32)
+        elif latents is None:
+            latents = randn_tensor((n_total, *shape[1:]), generator=generator, dtype=torch.float32)[frames]
         elif tuple(latents.shape) != shape:
             raise ValueError(f"latents must have shape {shape} (frames, channels, height/{f}, width/{f}), "
                              f"got {tuple(latents.shape)}")
@@ -273,8 +275,9 @@ class DreamPosePipeline(DiffusionPipeline):
             (resized to the latent size); frame i is conditioned on the window of n_poses poses.
         frames: indices of the poses to render (default all); each keeps its window of
             neighbouring poses from the full sequence. T is then ``len(frames)``.
-        generator: one torch.Generator (all frames' noise in one draw) or a list of T, one per
-            rendered frame; also passed to stochastic schedulers' ``step``.
+        generator: one torch.Generator (noise drawn for every pose, rows of ``frames`` kept) or a
+            list of T, one per rendered frame; also passed to stochastic schedulers' ``step`` (whose
+            noise is per frame only with a list).
         height, width: output size, multiples of the VAE's downsampling (default: ``image_size``).
         latents: initial noise (T, C, height/f, width/f); default drawn from ``generator``.
         callback_on_step_end, callback_on_step_end_tensor_inputs: see ``denoise``.
@@ -287,7 +290,7 @@ class DreamPosePipeline(DiffusionPipeline):
                                                   callback_on_step_end, callback_on_step_end_tensor_inputs)
         images = as_image_batch(image, (h, w))
         windows, frames = self.prepare_poses(poses, h, w, frames)
-        latents = self.prepare_latents(len(frames), h, w, generator, latents)
+        latents = self.prepare_latents(frames, len(windows), h, w, generator, latents)
         c_pose = windows[frames].to(latents.device, latents.dtype)
         c_image = self.encode_image(images)  # once per call
         scheduler = self.prepare_scheduler(num_inference_steps)

@@ -42,7 +42,7 @@ class FrameRenderer:
             self.c_image = pipe.encode_image(self.images)
         windows, frames = pipe.prepare_poses(poses, h, w)
         self.c_pose = windows.to(pipe.unet.device, pipe.unet.dtype)
-        self.noise = pipe.prepare_latents(len(frames), h, w, torch.Generator().manual_seed(seed))
+        self.noise = pipe.prepare_latents(frames, len(frames), h, w, torch.Generator().manual_seed(seed))
         self.poses, self.size, self.calls = poses, (h, w), 0
         self._memo: OrderedDict = OrderedDict()
         self._memo_size = memo

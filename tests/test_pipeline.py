@@ -233,3 +233,12 @@ def test_a_stochastic_scheduler_draws_its_step_noise_from_the_generator(pipe):
         pipe.scheduler = original
     assert np.array_equal(a, b)
     assert np.abs(a - c).max() > 1e-2  # same initial noise, other step noise
+
+
+def test_a_frame_rendered_alone_equals_that_frame_of_the_whole_sequence(pipe):
+    """Initial noise is drawn per pose index: frames=[3] with a seed gives frame 3 of all frames."""
+    full = run(pipe, 5)
+    alone, pair = run(pipe, 5, frames=[3]), run(pipe, 5, frames=[4, 1])
+    assert np.abs(alone[0] - full[3]).max() < 1e-5
+    assert np.abs(pair - full[[4, 1]]).max() < 1e-5
+    assert np.abs(alone[0] - run(pipe, 5, frames=[3], generator=torch.Generator().manual_seed(1))[0]).max() > 1e-2
