@@ -14,9 +14,8 @@ Registered modules: vae, unet (4 + 2 * n_poses input channels, `models.surgery`)
 crop size and mean/std `data.images.clip_preprocess` applies in torch), scheduler (PNDM as in
 the paper; any diffusers scheduler can be swapped in, see `make_scheduler`).
 
-Recommended sampler (BENCHMARKS.md): ``RECOMMENDED_SAMPLER``, DPM-Solver++ with 15 steps, within
-1% of PNDM 100 on every metric at 6.7x fewer UNet evaluations; the paper's PNDM 100 stays the
-default of ``from_base`` and of ``__call__``.
+``RECOMMENDED_SAMPLER`` (BENCHMARKS.md): DPM-Solver++ 15 steps, within 1% of PNDM 100 on every metric
+at 6.7x fewer UNet evaluations; the paper's PNDM 100 stays the default of ``from_base`` and ``__call__``.
 """
 from __future__ import annotations
 
@@ -45,6 +44,7 @@ SCHEDULERS = {
     "euler": (EulerDiscreteScheduler, {}),
 }
 
+NOISE_DRAW = "per-pose-index"  # in the keys of cached frames and scores: a new draw re-renders them
 RECOMMENDED_SAMPLER = {"scheduler": "dpm++", "num_inference_steps": 15}
 
 

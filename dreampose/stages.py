@@ -196,8 +196,10 @@ class Model:
 def frames(run: Run, model: Model, person: Subject, iuv: np.ndarray, targets: list[int], sample: dict) -> np.ndarray:
     """``sample_frames`` of ``person`` in poses ``targets`` of ``iuv``, cached: ``model.load()``
     runs only when these frames were never rendered with these settings."""
-    key = hashlib.sha256(repr((model.key, sorted(sample.items()), person.key, list(targets),
-                               run.profile.seed)).encode()).hexdigest()[:16]
+    from .pipeline import NOISE_DRAW
+
+    key = hashlib.sha256(repr((model.key, sorted(sample.items()), person.key, list(targets), run.profile.seed,
+                               NOISE_DRAW)).encode()).hexdigest()[:16]
     path = run.cache.root / "frames" / f"{person.name}-{key}.npy"
     if path.is_file():
         return np.load(path)

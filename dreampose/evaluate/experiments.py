@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..config import Profile
 from ..data.video import Video
+from ..pipeline import NOISE_DRAW
 from ..provenance import machine_line
 from ..stages import Run
 from .baselines import copy_input, texture_transfer
@@ -55,7 +56,8 @@ def evaluate(method, label: str, run: Run, videos: list[Video], suite: MetricSui
     unless ``cached`` is False (e.g. frames imported from a folder that may change)."""
     profile, cache = run.profile, run.cache
     slug = "".join(c if c.isalnum() else "_" for c in label)
-    path = cache.root / "evaluate" / f"{slug}-{profile.stage_hash('evaluate', method=label)}.json" if cached else None
+    key = profile.stage_hash("evaluate", method=label, noise=NOISE_DRAW)
+    path = cache.root / "evaluate" / f"{slug}-{key}.json" if cached else None
     return evaluate_method(method, videos, profile.eval, profile.seed, path, label=label, suite=suite,
                            progress=progress)
 
