@@ -37,3 +37,11 @@ def test_two_smoke_reproductions_are_byte_identical(tmp_path):
     assert tables[0] == tables[1]
     report, changed = compare_runs(a / "figures", b / "figures")
     assert not changed and "0 verdict(s) changed" in report and "| +0.0 |" in report
+
+
+def test_a_verdict_is_what_an_effect_row_concludes():
+    from dreampose.evaluate.compare import verdict
+
+    assert verdict("yes", "yes") == "shown" and verdict("no", "yes") == "contradicted"
+    assert verdict("yes", "no (within noise)") == verdict("no", "no (within noise)") == "within noise"
+    assert verdict("yes", "n/a") == "holds" and verdict("no", "n/a") == "does not hold"

@@ -5,8 +5,10 @@ Another CPU rounds differently, so training follows another path and numbers mov
 stands if its verdicts do not flip. For each table cell (method, metric) of ``table1_comparisons``
 and ``table2_ablations`` the difference of the means is divided by the standard error of that
 difference, sqrt(s_ref^2 / n_ref + s_new^2 / n_new) with s the std over test videos and n their
-number (an unpaired bound: the per-video values are not in the tables). The verdicts are the
-``holds`` and ``beyond noise`` columns of ``effects.md``.
+number (an unpaired bound: the per-video values are not in the tables). A verdict is what a row
+of ``effects.md`` concludes from its ``holds`` and ``beyond noise`` columns: shown, contradicted,
+within noise (a sign flip inside the noise changes no verdict), or holds / does not hold for an
+effect without a noise test.
 """
 from __future__ import annotations
 
@@ -42,13 +44,23 @@ def n_videos(folder: Path, stem: str) -> int:
     return int(found.group(1))
 
 
-def read_verdicts(folder: Path) -> dict[str, tuple[str, str]]:
-    """{effect: (holds, beyond noise)} from the rows of ``effects.md``."""
+def verdict(holds: str, beyond_noise: str) -> str:
+    """What a row of ``effects.md`` concludes: shown, contradicted (both beyond noise), within noise,
+    or, for an effect without a noise test, holds / does not hold."""
+    if beyond_noise.startswith("no"):
+        return "within noise"
+    if beyond_noise == "yes":
+        return "shown" if holds == "yes" else "contradicted"
+    return "holds" if holds == "yes" else "does not hold"
+
+
+def read_verdicts(folder: Path) -> dict[str, str]:
+    """{effect: verdict} from the rows of ``effects.md``."""
     out = {}
     for line in (folder / "effects.md").read_text().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) >= 6 and cells[0][:1].isdigit():
-            out[cells[0]] = (cells[4].strip("*"), cells[5])
+            out[cells[0]] = verdict(cells[4].strip("*"), cells[5])
     return out
 
 
@@ -71,8 +83,7 @@ def compare_runs(reference: str | Path, fresh: str | Path) -> tuple[str, bool]:
             lines.append(f"| {stem} | {cell[0]} | {cell[1]} | {m1:.4g} | {m2:.4g} | {m2 - m1:+.3g} | {z:+.1f} |")
     va, vb = read_verdicts(ref), read_verdicts(new)
     changed = [k for k in va if k in vb and va[k] != vb[k]]
-    lines += ["", "| effect | reference (holds, beyond noise) | fresh | changed |", "|---|---|---|---|"]
-    lines += [f"| {k} | {', '.join(va[k])} | {', '.join(vb.get(k, ('-', '-')))} | "
-              f"{'**yes**' if k in changed else 'no'} |" for k in va]
+    lines += ["", "| effect | reference | fresh | changed |", "|---|---|---|---|"]
+    lines += [f"| {k} | {va[k]} | {vb.get(k, '-')} | {'**yes**' if k in changed else 'no'} |" for k in va]
     lines += ["", f"{len(changed)} verdict(s) changed" + (f": {', '.join(changed)}." if changed else ".")]
     return "\n".join(lines) + "\n", bool(changed)
