@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -28,6 +28,7 @@ import numpy as np
 from .cache import Artifact, Cache
 from .config import Profile
 from .files import atomic_path
+
 
 @dataclass(frozen=True)
 class Run:
@@ -67,7 +68,7 @@ class Subject:
         windows = [video.iuv[window_indices(i, len(video), n_poses)] for i in frames]
         return cls(video.name, video.frames[list(frames)], np.stack(windows), tuple(int(i) for i in frames))
 
-    @property
+    @cached_property
     def key(self) -> str:
         digest = hashlib.sha256()
         for arr in (self.images, self.pose_windows):
@@ -97,21 +98,19 @@ def base(run: Run):
     return load_base_from(artifact.path)
 
 
+def _pipeline_in(folder: Path):
+    from .pipeline import DreamPosePipeline
+    from .train.finetune import PIPELINE_DIR
+
+    return DreamPosePipeline.from_pretrained(folder / PIPELINE_DIR)
+
+
 def load_pipeline(artifact: Artifact):
-    """The DreamPosePipeline saved in a stage1 / subject / decoder artifact."""
-    from .pipeline import DreamPosePipeline
-    from .train.finetune import PIPELINE_DIR
-
-    return DreamPosePipeline.from_pretrained(artifact.path / PIPELINE_DIR)
+    """The DreamPosePipeline saved in a stage1 / subject / decoder artifact (a fresh copy to train)."""
+    return _pipeline_in(artifact.path)
 
 
-@lru_cache(maxsize=2)
-def _load_cached(path: str):
-    """Sampling many videos with one model (stage 1 only) loads it once."""
-    from .pipeline import DreamPosePipeline
-    from .train.finetune import PIPELINE_DIR
-
-    return DreamPosePipeline.from_pretrained(Path(path) / PIPELINE_DIR)
+_shared_pipeline = lru_cache(maxsize=2)(_pipeline_in)  # sampling many videos with one model loads it once
 
 
 def stage1(run: Run) -> Artifact:
@@ -190,7 +189,7 @@ class Model:
 
     @classmethod
     def of(cls, artifact: Artifact) -> "Model":
-        return cls(f"{artifact.stage}/{artifact.key}", lambda: _load_cached(str(artifact.path)))
+        return cls(f"{artifact.stage}/{artifact.key}", lambda: _shared_pipeline(artifact.path))
 
 
 def frames(run: Run, model: Model, person: Subject, iuv: np.ndarray, targets: list[int], sample: dict) -> np.ndarray:
@@ -200,7 +199,7 @@ def frames(run: Run, model: Model, person: Subject, iuv: np.ndarray, targets: li
 
     key = hashlib.sha256(repr((model.key, sorted(sample.items()), person.key, list(targets), run.profile.seed,
                                NOISE_DRAW)).encode()).hexdigest()[:16]
-    path = run.cache.root / "frames" / f"{person.name}-{key}.npy"
+    path = run.cache.root / "frames" / f"{person.name}-{key}.npy"  # the name also picks the sampling seed
     if path.is_file():
         return np.load(path)
     out = sample_frames(model.load(), person.images, iuv, targets, sample,

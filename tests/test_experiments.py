@@ -93,3 +93,24 @@ def test_imported_frames_are_rescored_not_cached(tmp_path):
                              MetricSuite(perceptual=False), cached=False, progress=False)
         scores.append(result.per_video[video.name]["L1"])
     assert scores[0] != scores[1] and not (tmp_path / "cache" / "evaluate").exists()
+
+
+def test_cached_frames_are_keyed_by_the_subject_name_that_seeds_them(tmp_path):
+    """Two subjects with the same bytes but other names sample other noise: the frame cache must not mix them."""
+    from dummies import dummy_pipeline
+
+    from dreampose import stages
+
+    run = Run(load_profile("smoke", ["sample.steps=2"]), Cache(tmp_path), progress=False)
+    loads = []
+    pipe = dummy_pipeline()
+    model = stages.Model("dummy", lambda: loads.append(1) or pipe)
+    iuv = np.zeros((3, 32, 32, 3), np.uint8)
+    iuv[:, 8:24, 12:20] = (2, 128, 64)
+    image = np.random.default_rng(0).integers(0, 256, (1, 32, 32, 3), dtype=np.uint8)
+    a = stages.Subject("a", image, iuv[None, [0] * 5])
+    b = stages.Subject("b", a.images, a.pose_windows)
+    sample = stages.sample_settings(run)
+    frames_a, frames_b = (stages.frames(run, model, p, iuv, [1, 2], sample) for p in (a, b))
+    assert not np.array_equal(frames_a, frames_b) and len(loads) == 2
+    assert np.array_equal(stages.frames(run, model, a, iuv, [1, 2], sample), frames_a) and len(loads) == 2

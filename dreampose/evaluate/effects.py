@@ -87,6 +87,7 @@ def report_effects(effects: Sequence[Effect]) -> str:
                      f"{noise[e.beyond_noise]} | {e.detail} |")
     return "\n".join(lines) + "\n"
 
+
 def verdict(effect: Effect) -> str:
     """One line on a measured effect for a notebook's closing cell."""
     if not effect.holds:

@@ -44,4 +44,3 @@ class DreamPoseMethod:
     def with_sample(self, **overrides) -> "DreamPoseMethod":
         """The same trained models sampled with other settings, e.g. image_guidance_scale=5.0."""
         return replace(self, sample={**self.sample, **overrides})
-
