@@ -2,7 +2,8 @@
 
 Where things live: config (profiles), cache (artifacts), data/ (synthetic world, UBC reader,
 poses, training pairs), models/ (base model, adapter, conv_in surgery), guidance (dual CFG),
-pipeline (DreamPosePipeline), train/, evaluate/, figures, widgets, cli.
+pipeline (DreamPosePipeline), stages (the cached stage graph), train/, evaluate/, figures,
+widgets, animate (``animate_person``: the paper's procedure for a new person), cli.
 """
 import os as _os
 
@@ -17,6 +18,10 @@ def __getattr__(name):
         from .models.adapter import DreamPoseAdapter
 
         return DreamPoseAdapter
+    if name == "animate_person":
+        from .animate import animate_person
+
+        return animate_person
     if name == "DreamPosePipeline":
         from .pipeline import DreamPosePipeline
 

@@ -1,67 +1,43 @@
-"""`dreampose animate`: input image(s) + a pose sequence -> a video file (paper 4.1, Fig. 1).
+"""Animating a new person the paper's way (4.2.3, Fig. 5): ``animate_person`` and `dreampose animate`.
 
-    dreampose animate --image IMG [--image IMG ...] --poses POSE_DIR_OR_FILE --out out.mp4
-                      [--model DIR] [--steps N] [--image-guidance S] [--pose-guidance S]
-                      [--scheduler NAME] [--seed N] [--frames-per-batch N] [--fps F]
-                      [--height H --width W] [--profile tiny] [--set key=value ...]
+    stage-1 model                          the profile's, from the stage graph (``stages.stage1``)
+      -> subject finetuning                UNet + adapter on the person's image(s) and their poses,
+                                           random crops on (``subject`` settings of the profile)
+      -> decoder finetuning                the VAE decoder on the same image(s) (``decoder``)
+      -> sampling with dual guidance       one frame per target pose (4.4, ``sample``)
 
-Unset sampling options come from the profile's ``sample`` section (scheduler, steps, s_I, s_p,
-frames per batch), the output size and fps from its ``data`` section.
+Both finetuned models are cached by a hash of the image and pose bytes and of the settings
+(``stages.Subject.key``), so animating the same person again, with other poses, only samples.
+``finetune=False`` samples the stage-1 model directly (identity suffers); ``model=DIR`` uses any
+saved DreamPosePipeline as it is.
 
-Where the model comes from (the contract with the training stages): every finished artifact
-of the stages ``decoder``, ``subject`` and ``stage1`` is a folder
-``<cache root>/<stage>/<key>/`` holding ``manifest.json`` (written last) and ``pipeline/``, a
-DreamPosePipeline saved with ``save_pretrained``. Without ``--model``, the newest such
-artifact of the chosen profile is used (`default_model_dir`). ``--model`` takes any saved
-pipeline folder, or an artifact folder that contains ``pipeline/``.
+The subject stage needs the pose of every input image: an IUV png / .npy of that image, or the
+index of the frame of the target pose sequence the image is (a frame of the driving video).
+There is no guessing: without it the call fails and says how to get one.
+
+Every picture and pose is fitted to the profile's frame size the same way (``data.fit``):
+``pad`` (default; the whole person stays, the margin takes the border colour) or ``center_crop``.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
+import warnings
 from pathlib import Path
 
-from .cache import MANIFEST, Cache
-from .config import PROFILES, Profile, load_profile
+import numpy as np
 
-MODEL_STAGES = ("decoder", "subject", "stage1")
+from .config import Profile, load_profile
+from .data.fit import describe_fit, fit_box, fit_frame, fit_iuv, same_aspect
+from .data.video import DataError
+
 PIPELINE_DIR = "pipeline"
 
 
 class ModelNotFoundError(FileNotFoundError):
-    """No trained DreamPose pipeline where one was expected; the message says how to get one."""
+    """No saved DreamPose pipeline where one was expected; the message says how to get one."""
 
 
-def _artifact_matches(profile: Profile, stage: str, folder: Path, manifest_path: Path) -> bool:
-    """Was this artifact built with ``profile``? Its folder name is the stage hash of its settings."""
-    try:
-        settings = json.loads(manifest_path.read_text()).get("settings", {})
-    except (OSError, ValueError):
-        return False  # a damaged manifest is not a finished model
-    own = profile.stage_settings(stage)
-    extra = {k: v for k, v in settings.items() if k not in own}  # e.g. video, input_index
-    return profile.stage_hash(stage, **extra) == folder.name
-
-
-def default_model_dir(profile: Profile, cache: Cache | None = None) -> Path:
-    """``pipeline/`` of the newest finished decoder/subject/stage1 artifact of ``profile``."""
-    root = (cache or Cache()).root
-    found = []
-    for stage in MODEL_STAGES:
-        folder = root / stage
-        for art in sorted(folder.iterdir()) if folder.is_dir() else []:
-            manifest = art / MANIFEST
-            if (manifest.is_file() and (art / PIPELINE_DIR / "model_index.json").is_file()
-                    and _artifact_matches(profile, stage, art, manifest)):
-                found.append((manifest.stat().st_mtime, art / PIPELINE_DIR))
-    if not found:
-        raise ModelNotFoundError(
-            f"no trained DreamPose model for profile {profile.name!r} in the cache {root} (looked for finished "
-            f"{', '.join(MODEL_STAGES)} artifacts with a {PIPELINE_DIR}/ folder); train one with `make reproduce` "
-            f"(or `dreampose reproduce --profile {profile.name}`), or pass --model DIR, a folder saved with "
-            "DreamPosePipeline.save_pretrained")
-    return max(found)[1]
+def say(message: str) -> None:
+    print(f"[animate] {message}", flush=True)
 
 
 def resolve_model_dir(path: str | Path) -> Path:
@@ -74,79 +50,189 @@ def resolve_model_dir(path: str | Path) -> Path:
                              f"{path / PIPELINE_DIR}); give a folder written by DreamPosePipeline.save_pretrained")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `dreampose animate`."""
-    a = parser.add_argument
-    a("--image", action="append", required=True, metavar="IMG",
-      help="input image of the person (repeat for several views, paper 6.3)")
-    a("--poses", required=True, metavar="POSES", help="folder of DensePose IUV pngs, or a .npy/.npz/.png pose file")
-    a("--out", required=True, metavar="FILE", help="output video, .mp4 or .gif")
-    a("--model", default=None, metavar="DIR",
-      help="saved pipeline folder (default: the newest trained model of the profile in the cache)")
-    a("--steps", type=int, default=None, help="denoising steps (default: the profile's sample.steps)")
-    a("--image-guidance", type=float, default=None, metavar="S_I", help="image guidance weight s_I (paper 4.4)")
-    a("--pose-guidance", type=float, default=None, metavar="S_P", help="pose guidance weight s_p (paper 4.4)")
-    a("--scheduler", default=None, choices=["pndm", "ddim", "dpm++", "euler"], help="sampler (paper: pndm)")
-    a("--seed", type=int, default=0, help="seed of the initial noise (default 0)")
-    a("--frames-per-batch", type=int, default=None, metavar="N", help="frames per UNet call")
-    a("--fps", type=float, default=None, help="frames per second of the video (default: the profile's data.fps)")
-    a("--height", type=int, default=None, help="output height (default: the profile's data.height)")
-    a("--width", type=int, default=None, help="output width (default: the profile's data.width)")
-    a("--profile", default="tiny", help=f"one of {', '.join(PROFILES)} or a .yaml path (default tiny)")
-    a("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-      help="override a profile setting, e.g. --set sample.steps=50 (repeatable)")
+# -- the person and the poses, fitted to the model's frame --------------------------------------
+def _label(source, i: int) -> str:
+    return str(source) if isinstance(source, (str, Path)) else f"image {i}"
 
 
-def pick(given, default):
-    """A command-line value if given (even 0, which the pipeline then rejects), else the profile's."""
-    return default if given is None else given
+def target_poses(poses, profile: Profile, fit: str = "pad", pose_fps: float | None = None) -> np.ndarray:
+    """The driving poses p_1..p_N as IUV (N, H, W, 3) at the profile's size and frame rate.
+
+    ``poses``: a pose folder or file (``read_pose_sequence``), IUV uint8 or UV float arrays.
+    A sequence at another frame rate (``pose_fps``) or resolution is resampled, with a warning:
+    the 5-pose window spans neighbouring frames at the rate the model was trained with.
+    """
+    from .data.pose import as_iuv, read_pose_sequence, resample_fps
+
+    iuv = as_iuv(read_pose_sequence(poses) if isinstance(poses, (str, Path)) else poses)
+    fps, size = profile.data.fps, (profile.data.height, profile.data.width)
+    if pose_fps is not None and abs(pose_fps - fps) > 1e-6:
+        keep = resample_fps(len(iuv), pose_fps, fps)
+        warnings.warn(f"the poses are at {pose_fps:g} fps, the model's pose window at {fps:g} fps: {len(iuv)} poses "
+                      f"resampled to {len(keep)} (nearest frame, same duration)", stacklevel=2)
+        iuv = iuv[keep]
+    if iuv.shape[1:3] != size:
+        box = fit_box(iuv.shape[1:3], size, fit, "the poses")
+        warnings.warn(f"the poses are resampled from {describe_fit(iuv.shape[1:3], size, box)} (nearest "
+                      "neighbour)", stacklevel=2)
+        iuv = fit_iuv(iuv, box, size)
+    return iuv
 
 
-def run(args: argparse.Namespace) -> Path:
-    """Load the model, animate the image(s) with the poses, write the video; returns its path."""
-    import numpy as np
+def at_model_fps(index: int, pose_fps: float | None, profile: Profile) -> int:
+    """Frame ``index`` of a pose sequence at ``pose_fps``, numbered at the profile's frame rate."""
+    return index if pose_fps is None else round(index * profile.data.fps / pose_fps)
+
+
+def _image_pose(spec, picture_hw, label: str, poses: np.ndarray | None, fit: str, size) -> np.ndarray:
+    """One input image's IUV (H, W, 3) at ``size`` from a file, an array, or a frame index of ``poses``."""
+    from .data.pose import as_iuv, read_pose_sequence
+
+    if isinstance(spec, (int, np.integer)):
+        if poses is None or not 0 <= spec < len(poses):
+            n = "no poses" if poses is None else f"{len(poses)} poses"
+            raise DataError(f"{label}: image pose {spec} is not a frame of the pose sequence ({n}); give the index "
+                            "of the frame this image is, or an IUV png of the image")
+        return poses[spec]
+    iuv = as_iuv(read_pose_sequence(spec) if isinstance(spec, (str, Path)) else np.asarray(spec)[None]
+                 if np.asarray(spec).ndim == 3 else spec)
+    if len(iuv) != 1:
+        raise DataError(f"{label}: its pose {spec} holds {len(iuv)} poses; give the one IUV image of this picture")
+    if not same_aspect(iuv.shape[1:3], picture_hw):
+        raise DataError(f"{label} is {picture_hw[1]}x{picture_hw[0]} but its pose is {iuv.shape[2]}x{iuv.shape[1]}; "
+                        "run DensePose on this very image (docs/ubc_fashion.md)")
+    return fit_iuv(iuv[0], fit_box(iuv.shape[1:3], size, fit, label), size)
+
+
+def fit_pictures(images, profile: Profile, fit: str = "pad", quiet: bool = False):
+    """The person's image(s) at the profile's frame size: (K, H, W, 3) uint8, and each source's (h, w)."""
+    from .data.images import load_rgb8
+
+    images = list(images) if isinstance(images, (list, tuple)) else [images]
+    if not images:
+        raise DataError("no input image: give at least one picture of the person")
+    size = (profile.data.height, profile.data.width)
+    pictures, sources = [], []
+    for i, source in enumerate(images):
+        rgb = load_rgb8(source)
+        box = fit_box(rgb.shape[:2], size, fit, _label(source, i))
+        pictures.append(fit_frame(rgb, box, size))
+        sources.append(rgb.shape[:2])
+        if not quiet:
+            say(f"{_label(source, i)}: {describe_fit(rgb.shape[:2], size, box)}")
+    return np.stack(pictures), sources
+
+
+def person(images, profile: Profile, image_poses, poses: np.ndarray | None = None, fit: str = "pad",
+           name: str | None = None, quiet: bool = False):
+    """A ``stages.Subject``: the image(s) fitted to the profile's frame, each with its pose window.
+
+    ``image_poses`` has one entry per image: an IUV png / .npy / array of that image, or the
+    index of the frame of ``poses`` (the fitted target poses) that the image is. A photo's
+    window repeats its one pose; a video frame's window is its neighbours in ``poses``.
+    """
+    from .data.pose import window_indices
+    from .stages import Subject
+
+    images = list(images) if isinstance(images, (list, tuple)) else [images]
+    specs = [] if image_poses is None else list(image_poses) if isinstance(image_poses, (list, tuple)) else [image_poses]
+    if len(specs) != len(images):
+        raise DataError(
+            "subject finetuning (paper 4.2.3) trains on each input image with its own DensePose pose: "
+            f"{len(images)} image(s) but {len(specs)} image pose(s). Give --image-poses POSE (an IUV png of the image; "
+            "docs/ubc_fashion.md has the DensePose recipe) or the frame number of --poses the image is, once per "
+            "--image; or --no-finetune to sample the stage-1 model (identity suffers)")
+    pictures, sources = fit_pictures(images, profile, fit, quiet)
+    size, n_poses = pictures.shape[1:3], profile.model.n_poses
+    windows = []
+    for i, (spec, src_hw) in enumerate(zip(specs, sources)):
+        if isinstance(spec, (int, np.integer)):
+            _image_pose(spec, src_hw, _label(images[i], i), poses, fit, size)  # checks the index
+            windows.append(poses[window_indices(int(spec), len(poses), n_poses)])
+        else:
+            windows.append(np.stack([_image_pose(spec, src_hw, _label(images[i], i), poses, fit, size)] * n_poses))
+    name = name or (Path(images[0]).stem if isinstance(images[0], (str, Path)) else "person")
+    return Subject(name, pictures, np.stack(windows))
+
+
+# -- the procedure ------------------------------------------------------------------------------
+def _stage_line(run, stage: str, what: str, settings, **extra) -> None:
+    found = run.cache.find(stage, run.profile.stage_hash(stage, **extra))
+    state = "cached" if found else f"{settings.steps} steps at lr {settings.lr:g}, batch {settings.batch_size}"
+    say(f"{what}: {state}")
+
+
+def finetuned_model(run, subject=None):
+    """Fig. 5: the decoder artifact of ``subject`` (subject stage, then decoder stage, on the
+    stage-1 model); with no subject, the stage-1 artifact itself."""
+    from . import stages
+
+    if not run.cache.find("stage1", run.profile.stage_hash("stage1")):
+        say(f"stage-1 model of profile {run.profile.name}: not in the cache {run.cache.root}; training it first "
+            "(the base model too, if missing), once")
+    s1 = stages.stage1(run)
+    say(f"stage-1 model: {s1.path}")
+    if subject is None:
+        say("no finetuning: sampling the stage-1 model, which has never seen this person (identity will suffer)")
+        return s1
+    crops = "random crops on" if run.profile.subject.random_crop else "random crops off"
+    _stage_line(run, "subject", f"subject finetuning of UNet + adapter ({crops})", run.profile.subject,
+                subject=subject.key, stage1=s1.key)
+    sub = stages.subject(run, s1, subject)
+    if run.profile.decoder.enabled:
+        _stage_line(run, "decoder", "VAE decoder finetuning", run.profile.decoder, subject=subject.key, model=sub.key)
+    return stages.decoder(run, sub, subject)
+
+
+def animate_person(images, poses, *, profile: str | Profile = "tiny", image_poses=None, finetune: bool = True,
+                   model: str | Path | None = None, frames: list[int] | None = None, seed: int = 0,
+                   fit: str = "pad", pose_fps: float | None = None, sample: dict | None = None,
+                   overrides=(), cache=None, progress: bool = True) -> np.ndarray:
+    """Animate a person in ``poses`` the paper's way: (T, H, W, 3) uint8 frames, one per pose.
+
+    images: path(s), PIL image(s) or uint8 array(s) of the person (several views: paper 6.3).
+    poses: the driving pose sequence (folder, file, IUV uint8 or UV float array; ``target_poses``).
+    image_poses: per image, its IUV (file or array) or its frame index in ``poses``; needed for
+        the subject stage (``person``), not with ``finetune=False`` or ``model``.
+    frames: indices of the poses to render (default all); identical to those frames of a full render.
+    sample: overrides of the profile's ``sample`` section (scheduler, steps, image_guidance_scale, ...).
+    """
+    from . import stages
+    from .cache import Cache
+
+    prof = profile if isinstance(profile, Profile) else load_profile(profile, list(overrides))
+    run = stages.Run(prof, cache or Cache(), progress)
+    iuv = target_poses(poses, prof, fit, pose_fps)
+    if isinstance(image_poses, (list, tuple)):  # frame numbers of the given sequence -> of the resampled one
+        image_poses = [at_model_fps(p, pose_fps, prof) if isinstance(p, (int, np.integer)) else p for p in image_poses]
+    targets = list(range(len(iuv))) if frames is None else [int(f) for f in frames]
+    bad = [f for f in targets if not 0 <= f < len(iuv)]
+    if bad or not targets:
+        raise DataError(f"frames {bad or targets} are not poses of the sequence (0..{len(iuv) - 1})")
+    who = person(images, prof, image_poses, iuv, fit) if finetune and model is None else None
+    pictures = who.images if who else fit_pictures(images, prof, fit)[0]
+    if model is not None:
+        say(f"model {resolve_model_dir(model)} as it is (no finetuning)")
+        pipe = _load(resolve_model_dir(model))
+    else:
+        pipe = stages.load_pipeline(finetuned_model(run, who))
+    _to_device(pipe, prof)
+    settings = stages.sample_settings(run, **(sample or {}))
+    say(f"sampling {len(targets)} frames: {settings['scheduler']} {settings['steps']} steps, s_I = "
+        f"{settings['image_guidance_scale']:g}, s_p = {settings['pose_guidance_scale']:g} (dual guidance, 4.4)")
+    return stages.sample_frames(pipe, pictures, iuv, targets, settings, seed, iuv.shape[1:3], progress=progress)
+
+
+def _load(folder: Path):
+    from .pipeline import DreamPosePipeline
+
+    return DreamPosePipeline.from_pretrained(folder)
+
+
+def _to_device(pipe, profile: Profile) -> None:
     import torch
 
-    from .data.images import load_image
-    from .data.pose import read_pose_sequence
-    from .guidance import check_scale
-    from .pipeline import DreamPosePipeline, make_scheduler
-    from .video_io import VIDEO_SUFFIXES, write_video
-
-    profile = load_profile(args.profile, args.overrides)
-    sample = profile.sample
-    s_image = check_scale("--image-guidance", pick(args.image_guidance, sample.image_guidance_scale))
-    s_pose = check_scale("--pose-guidance", pick(args.pose_guidance, sample.pose_guidance_scale))
-    out = Path(args.out)
-    if out.suffix.lower() not in VIDEO_SUFFIXES:  # fail before the (slow) sampling
-        raise ValueError(f"--out {out}: name the video .mp4 or .gif")
-    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
-        state = "does not exist" if not out.parent.is_dir() else "is not writable"
-        raise ValueError(f"--out {out}: the folder {out.parent} {state}; create it or choose another --out")
-    for flag, value in (("--steps", pick(args.steps, sample.steps)), ("--fps", pick(args.fps, profile.data.fps)),
-                        ("--frames-per-batch", pick(args.frames_per_batch, sample.frames_per_batch))):
-        if not value > 0:
-            raise ValueError(f"{flag} must be positive, got {value}; leave it out to use the profile's value")
-    height, width = pick(args.height, profile.data.height), pick(args.width, profile.data.width)
-    if height <= 0 or width <= 0:
-        raise ValueError(f"--height and --width must be positive, got {height}x{width}")
-    poses = read_pose_sequence(args.poses)
-    images = [load_image(path, size=(height, width)) for path in args.image]  # bad images fail before the model
-    model_dir = resolve_model_dir(args.model) if args.model else default_model_dir(profile)
-    pipe = DreamPosePipeline.from_pretrained(model_dir)
-    pipe.scheduler = make_scheduler(args.scheduler or sample.scheduler, pipe.scheduler.config)
     if profile.device != "auto":
         pipe.to(profile.device)
     elif torch.cuda.is_available():
         pipe.to("cuda")
-    print(f"animating {len(images)} image(s) with {len(poses)} poses using {model_dir}", flush=True)
-    frames = pipe(
-        images, poses, num_inference_steps=pick(args.steps, sample.steps),
-        image_guidance_scale=s_image, pose_guidance_scale=s_pose,
-        generator=torch.Generator().manual_seed(args.seed),
-        frames_per_batch=pick(args.frames_per_batch, sample.frames_per_batch),
-        output_type="np", height=height, width=width,
-    ).frames
-    path = write_video((frames * 255).round().astype(np.uint8), out, fps=pick(args.fps, profile.data.fps))
-    print(f"wrote {len(frames)} frames to {path.resolve()}")
-    return path

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from .config import PROFILES, default_figures, load_profile
@@ -156,19 +157,23 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--threads", type=int, default=None, help="torch threads per kernel (e.g. 1)")
         p.set_defaults(func=func)
 
-    try:
-        from . import animate
-    except ImportError:  # the animate command needs the pipeline module
-        animate = None
-    if animate is not None:
-        p = sub.add_parser("animate", help="animate input image(s) with a pose sequence")
-        animate.add_arguments(p)
-        p.set_defaults(func=animate.run)
+    from . import animate_cli
+
+    p = sub.add_parser("animate", help="animate a person's image(s) with a pose sequence, finetuning on them first",
+                       description=animate_cli.__doc__.splitlines()[0])
+    animate_cli.add_arguments(p)
+    p.set_defaults(func=animate_cli.run)
     return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line the user can act on, without the source line that raised it."""
+    print(f"dreampose: warning: {message}", file=file or sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    warnings.showwarning = _show_warning
     args = build_parser().parse_args(argv)
     if getattr(args, "figures", "") is None:
         args.figures = "figures/fresh" if getattr(args, "compare", None) else default_figures(args.profile)

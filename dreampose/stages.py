@@ -159,14 +159,14 @@ def sample_settings(run: Run, **overrides) -> dict:
 
 
 def sample_frames(pipe, images, iuv: np.ndarray, targets: list[int], sample: dict, seed: int,
-                  size: tuple[int, int]) -> np.ndarray:
+                  size: tuple[int, int], progress: bool = False) -> np.ndarray:
     """Render poses ``targets`` of the IUV sequence ``iuv`` from ``images`` with dual guidance
     (paper 4.4): (len(targets), H, W, 3) uint8. The one sampling call of the package."""
     import torch
 
     from .pipeline import make_scheduler
 
-    pipe.set_progress_bar_config(disable=True)
+    pipe.set_progress_bar_config(disable=not progress, desc=f"sampling {len(targets)} frames")
     pipe.scheduler = make_scheduler(sample["scheduler"], pipe.scheduler.config)
     out = pipe(list(images), iuv, frames=list(targets), num_inference_steps=sample["steps"],
                image_guidance_scale=sample["image_guidance_scale"], pose_guidance_scale=sample["pose_guidance_scale"],

@@ -79,3 +79,17 @@ def write_video(frames, path: str | Path, fps: float = 30) -> Path:
     except OSError as err:
         raise DataError(f"cannot write {path} ({err}); check the free space and permissions") from None
     return path
+
+
+def side_by_side(*columns, gap: int = 2) -> np.ndarray:
+    """Clips and stills beside each other, left to right, split by a white ``gap``: each column
+    is (T, H, W, 3) or one (H, W, 3) image shown in every frame; all share H."""
+    cols = [np.asarray(c) for c in columns]
+    n = max(len(c) if c.ndim == 4 else 1 for c in cols)
+    if len({c.shape[-3] for c in cols}) != 1:
+        raise DataError(f"columns of a side-by-side clip need one height, got {[c.shape[-3] for c in cols]}")
+    white = np.full((n, cols[0].shape[-3], gap, 3), 255, np.uint8)
+    parts = []
+    for c in cols:
+        parts += [np.broadcast_to(c, (n, *c.shape[-3:])) if c.ndim == 3 else c, white]
+    return np.concatenate(parts[:-1], axis=2)

@@ -45,6 +45,7 @@ nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=o
 p, run, world, out = nb.profile, nb.run, nb.world, nb.output_dir
 
 # %%
+import numpy as np
 from IPython.display import Markdown, display
 
 from dreampose import panels
@@ -162,6 +163,36 @@ for k, video in enumerate(videos[:2]):
 display(Markdown(markdown_table(rows_from_results({"1 input image": res.table2[FULL],
                                                   f"{MORE_IMAGES} input images": res.more_images},
                                                  ["L1", "SSIM", "PSNR"]))))
+
+# %% [markdown]
+# ## A new person, the same procedure: `animate_person`
+#
+# Everything above, for anyone: `dreampose.animate_person(images, poses, image_poses=...)`
+# (`dreampose animate` on the command line) fits the picture(s) to the model's frame, pairs
+# each with its DensePose pose, runs the subject and decoder stages on them, and samples the
+# driving poses with dual guidance. Here the "new" person is the first test subject, handed
+# over as a plain picture and a pose sequence; its image pose is the frame number the picture
+# has in that sequence. That is exactly the subject the evaluation finetuned, so both stages
+# come from the cache, and with the evaluation's sampling seed the frames should be identical
+# to the Ours_Full row above.
+
+# %%
+from dreampose import animate_person
+from dreampose.stages import sampling_seed
+
+video = videos[0]
+i, targets = targets_of(p, video)
+clip = animate_person([video.frames[i]], video.iuv, profile=p, image_poses=[i], frames=targets,
+                      seed=sampling_seed(p.seed, video.name), cache=nb.cache, progress=False)
+evaluated = method(video, i, targets)
+nb.show(panels.comparison_panel(video.frames[i], video.frames[targets],
+                                {"animate_person": clip, f"{FULL} (evaluation)": evaluated},
+                                iuv=video.iuv[targets], frames=targets, title=f"{video.name}: animate_person"),
+        "subject_animate_person.png")
+same = np.array_equal(clip, evaluated)
+display(Markdown(f"`animate_person` frames {'are identical to' if same else '**differ from**'} the evaluation's "
+                 f"{FULL} frames of {video.name} (largest pixel difference "
+                 f"{np.abs(clip.astype(int) - evaluated.astype(int)).max()})."))
 
 # %% [markdown]
 # ## What this run shows

@@ -378,17 +378,6 @@ def _(tmp, mp):
     write_video(np.zeros((2, 8, 8, 3), np.uint8), tmp / "out.avi")
 
 
-@row("animate-output-unwritable", ValueError, r"--out .*: the folder .*nowhere does not exist; create it")
-def _(tmp, mp):
-    from dreampose import animate
-    from dreampose.cli import build_parser
-
-    mp.setattr(animate, "default_model_dir", lambda *a: pytest.fail("looked for a model before checking --out"))
-    args = build_parser().parse_args(["animate", "--image", "x.png", "--poses", str(tmp), "--profile", "smoke",
-                                      "--out", str(tmp / "nowhere" / "out.mp4")])
-    animate.run(args)  # fails before reading poses, loading the model or sampling
-
-
 def animate_args(tmp, *extra):
     from dreampose.cli import build_parser
 
@@ -397,10 +386,32 @@ def animate_args(tmp, *extra):
 
 
 def no_model_lookup(mp):
-    from dreampose import animate
+    """`dreampose animate` with every model source failing the test: the input must be refused first."""
+    from dreampose import animate, animate_cli, stages
 
-    mp.setattr(animate, "default_model_dir", lambda *a: pytest.fail("looked for a model before checking the input"))
-    return animate
+    mp.setattr(stages, "stage1", lambda *a: pytest.fail("looked for a model before checking the input"))
+    mp.setattr(animate, "_load", lambda *a: pytest.fail("loaded a model before checking the input"))
+    return animate_cli
+
+
+def person_files(tmp, size=(40, 24), n_poses=6, names="{:05d}.png"):
+    """me.png (h x w = size) and a pose folder of the same size."""
+    png(tmp / "me.png", np.full((*size, 3), 120, np.uint8))
+    (tmp / "poses").mkdir()
+    for t in range(n_poses):
+        iuv = np.zeros((*size, 3), np.uint8)
+        iuv[5:30, 6 + t:16 + t] = (2, 50 + 20 * t, 90)
+        png(tmp / "poses" / names.format(t), iuv)
+    return tmp
+
+
+@row("animate-output-unwritable", ValueError, r"--out .*: the folder .*nowhere does not exist; create it")
+def _(tmp, mp):
+    from dreampose.cli import build_parser
+
+    args = build_parser().parse_args(["animate", "--image", "x.png", "--poses", str(tmp), "--profile", "smoke",
+                                      "--out", str(tmp / "nowhere" / "out.mp4")])
+    no_model_lookup(mp).run(args)  # fails before reading poses, loading the model or sampling
 
 
 @row("animate-steps-zero", ValueError, r"--steps must be positive, got 0; leave it out to use the profile's value")
@@ -412,7 +423,61 @@ def _(tmp, mp):
 def _(tmp, mp):
     (tmp / "poses").mkdir()
     png(tmp / "poses" / "00000.png", np.zeros((8, 8, 3), np.uint8))
-    no_model_lookup(mp).run(animate_args(tmp))  # the image is checked before the model is looked up
+    no_model_lookup(mp).run(animate_args(tmp, "--image-poses", "0"))  # the image is checked before any model
+
+
+@row("animate-no-image-pose", DataError, r"trains on each input image with its own DensePose pose: 1 image\(s\) but 0 "
+                                         r"image pose\(s\)\. Give --image-poses POSE .*docs/ubc_fashion\.md.*--no-finetune")
+def _(tmp, mp):
+    no_model_lookup(mp).run(animate_args(person_files(tmp)))
+
+
+@row("animate-image-pose-not-a-frame", DataError, r"me\.png: image pose 9 is not a frame of the pose sequence \(6 "
+                                                  r"poses\); give the index of the frame this image is")
+def _(tmp, mp):
+    no_model_lookup(mp).run(animate_args(person_files(tmp), "--image-poses", "9"))
+
+
+@row("animate-image-pose-other-aspect", DataError, r"me\.png is 24x40 but its pose is 30x30; run DensePose on this "
+                                                   r"very image")
+def _(tmp, mp):
+    person_files(tmp)
+    png(tmp / "pose.png", np.zeros((30, 30, 3), np.uint8))
+    no_model_lookup(mp).run(animate_args(tmp, "--image-poses", str(tmp / "pose.png")))
+
+
+@row("animate-frames-unreadable", ValueError, r"--frames '0-x': give pose numbers and ranges like 0-15,20")
+def _(tmp, mp):
+    no_model_lookup(mp).run(animate_args(person_files(tmp), "--image-poses", "0", "--frames", "0-x"))
+
+
+@row("animate-frames-outside", DataError, r"frames \[7\] are not poses of the sequence \(0\.\.5\)")
+def _(tmp, mp):
+    no_model_lookup(mp).run(animate_args(person_files(tmp), "--image-poses", "0", "--frames", "2,7"))
+
+
+@row("animate-poses-other-size", UserWarning, r"the poses are resampled from 24x40 padded at the left and right to "
+                                              r"40x40, then resized to 32x32 \(nearest neighbour\)")
+def _(tmp, mp):
+    from dreampose.animate import target_poses
+
+    assert target_poses(person_files(tmp) / "poses", load_profile("smoke")).shape == (6, 32, 32, 3)
+
+
+@row("animate-poses-other-fps", UserWarning, r"the poses are at 60 fps, the model's pose window at 30 fps: 6 poses "
+                                             r"resampled to 3 \(nearest frame, same duration\)")
+def _(tmp, mp):
+    from dreampose.animate import target_poses
+
+    assert len(target_poses(person_files(tmp) / "poses", load_profile("smoke"), pose_fps=60)) == 3
+
+
+@row("pose-folder-gap", DataError, r"the pose folder .*poses skips f3\.png \(after f2\.png\): one DensePose IUV png per "
+                                   r"frame, numbered without gaps")
+def _(tmp, mp):
+    person_files(tmp, names="f{}.png")
+    (tmp / "poses" / "f3.png").unlink()
+    read_pose_sequence(tmp / "poses")
 
 
 # -- base model -----------------------------------------------------------------------------------

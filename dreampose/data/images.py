@@ -63,9 +63,9 @@ def _to_rgb8(img: Image.Image, name: str) -> np.ndarray:
     return np.asarray(img.convert("RGB"))
 
 
-def load_image(source, size: tuple[int, int] | None = None) -> torch.Tensor:
-    """A path, PIL image or array -> (3, H, W) float in [-1, 1], resized to ``size`` = (H, W)."""
-    name = str(source) if isinstance(source, (str, Path)) else type(source).__name__
+def load_rgb8(source) -> np.ndarray:
+    """A path, PIL image or array -> (H, W, 3) uint8 RGB at its own size (conversions warned)."""
+    name = _name(source)
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
@@ -96,7 +96,17 @@ def load_image(source, size: tuple[int, int] | None = None) -> torch.Tensor:
                         "give a path, a PIL image or an (H, W, 3) uint8 array")
     if 0 in arr.shape[:2]:
         raise DataError(f"{name}: the image has no pixels ({arr.shape[1]}x{arr.shape[0]}); give a picture of the person")
-    x = video_to_tensor(arr)
+    return arr
+
+
+def _name(source) -> str:
+    return str(source) if isinstance(source, (str, Path)) else type(source).__name__
+
+
+def load_image(source, size: tuple[int, int] | None = None) -> torch.Tensor:
+    """A path, PIL image or array -> (3, H, W) float in [-1, 1], resized to ``size`` = (H, W)."""
+    name = _name(source)
+    x = video_to_tensor(load_rgb8(source))
     if size is not None and tuple(x.shape[-2:]) != tuple(size):
         (h, w), (th, tw) = x.shape[-2:], size
         same_aspect = abs(w * th / (h * tw) - 1) <= 0.01

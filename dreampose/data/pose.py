@@ -72,11 +72,28 @@ def _read_png_folder(path: Path) -> np.ndarray:
         other = sorted(p.name for p in path.iterdir() if p.is_file())[:3]
         hint = f" (found {', '.join(other)}; IUV must be lossless png, not jpg)" if other else ""
         raise DataError(f"the pose folder {path} holds no png files{hint}; put one DensePose IUV png per frame")
+    _check_numbering(path, files)
     frames = [read_iuv_png(f) for f in files]
     sizes = {f.shape for f in frames}
     if len(sizes) > 1:
         raise DataError(f"the IUV pngs in {path} differ in size ({sorted(sizes)}); all frames need one size")
     return check_iuv(np.stack(frames), f"pose pngs in {path}")
+
+
+def _check_numbering(folder: Path, files: list[Path]) -> None:
+    """Numbered frames (f0.png, f1.png, ... or 00000.png, ...) must not skip a number: a missing
+    pose would silently speed up the motion."""
+    parts = [re.fullmatch(r"(.*?)(\d+)", f.stem) for f in files]
+    if not all(parts) or len({m.group(1) for m in parts}) != 1:
+        return  # not one numbered series: natural order is all we can use
+    numbers = [int(m.group(2)) for m in parts]
+    for a, b, m in zip(numbers, numbers[1:], parts):
+        if b != a + 1:
+            digits = len(m.group(2)) if m.group(2).startswith("0") else 0
+            missing = folder / f"{m.group(1)}{a + 1:0{digits}d}.png"
+            raise DataError(f"the pose folder {folder} skips {missing.name} (after {files[numbers.index(a)].name}): "
+                            "one DensePose IUV png per frame, numbered without gaps; re-run DensePose for the "
+                            "missing frames or renumber the files")
 
 
 def _read_array_file(path: Path) -> np.ndarray:
@@ -140,6 +157,29 @@ def check_pose_maps(uv: torch.Tensor, what: str = "pose maps") -> torch.Tensor:
 
 
 # -- converting ---------------------------------------------------------------------------------
+def as_iuv(poses) -> np.ndarray:
+    """Poses as DensePose IUV (T, H, W, 3) uint8: IUV is checked, UV maps (T, 2, H, W) in
+    [-1, 1] are quantised to 8 bits (I = 1 on the body, 0 where U = V = -1, the background)."""
+    if isinstance(poses, torch.Tensor):
+        poses = poses.cpu().numpy()
+    poses = np.asarray(poses)
+    if poses.dtype == np.uint8:
+        return check_iuv(poses)
+    uv = check_pose_maps(torch.from_numpy(poses.astype(np.float32))).numpy()
+    u8 = np.round((np.moveaxis(uv, 1, -1) + 1.0) / 2.0 * 255.0).clip(0, 255).astype(np.uint8)
+    body = (u8 > 0).any(-1, keepdims=True).astype(np.uint8)
+    return np.concatenate([body, u8], -1)
+
+
+def resample_fps(length: int, src_fps: float, dst_fps: float) -> list[int]:
+    """Indices of a ``length``-frame sequence at ``src_fps`` that show it at ``dst_fps``
+    (nearest frame; the duration is kept)."""
+    if not (src_fps > 0 and dst_fps > 0):
+        raise DataError(f"frame rates must be positive, got {src_fps} and {dst_fps}")
+    n = max(1, round(length * dst_fps / src_fps))
+    return [min(length - 1, int(k * src_fps / dst_fps + 0.5)) for k in range(n)]
+
+
 def window_indices(i: int, length: int, n_poses: int) -> list[int]:
     """Frame indices of the pose window centred on ``i``; out-of-range ones become ``i``."""
     if n_poses < 1 or n_poses % 2 == 0:

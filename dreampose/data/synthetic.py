@@ -22,7 +22,6 @@ import numpy as np
 
 from .garments import HAIR, SKIN, Outfit, random_outfit
 from .render import Canvas, Capsule
-from .video import Video
 
 PI = np.pi
 SHOE = np.array([0.18, 0.16, 0.15], np.float32)

@@ -24,51 +24,13 @@ from PIL import Image
 
 from ..cache import CacheError, default_root
 from ..files import atomic_path, write_json_atomic
+from .fit import FITS, fit_box, fit_frame, fit_iuv
 from .pose import check_iuv, read_iuv_png
 from .video import DataError, Video
 
 SPLITS = ("train", "test")
-FITS = ("error", "center_crop")  # what to do when the videos' aspect ratio differs from the profile's
 DEFAULT_CAPTION = "a person in a garment"  # UBC Fashion has no captions
 _STORE_VERSION = 1
-
-
-def fit_box(src_hw: tuple[int, int], dst_hw: tuple[int, int], fit: str, path) -> tuple[int, int, int, int]:
-    """Region (top, left, height, width) of a source frame that is resized to the profile's frame.
-
-    The whole frame when the aspect ratios agree within 1%; with ``fit="center_crop"`` the largest
-    centred box of the profile's aspect ratio; otherwise a DataError naming ``path`` and the fix.
-    """
-    (h, w), (height, width) = src_hw, dst_hw
-    if abs(w * height / (h * width) - 1.0) <= 0.01:
-        return 0, 0, h, w
-    if fit != "center_crop":
-        raise DataError(
-            f"{path} is {w}x{h} (aspect {w / h:.3f}) but the profile wants {width}x{height} (aspect "
-            f"{width / height:.3f}); set data.width/data.height to the videos' aspect ratio, crop the videos "
-            "before running DensePose, or read them with read_ubc(..., fit='center_crop')"
-        )
-    if w * height > h * width:  # too wide: keep the full height
-        cw = round(h * width / height)
-        return 0, (w - cw) // 2, h, cw
-    ch = round(w * height / width)
-    return (h - ch) // 2, 0, ch, w
-
-
-def _fit_frame(frame: np.ndarray, box, size) -> np.ndarray:
-    top, left, ch, cw = box
-    crop = frame[top:top + ch, left:left + cw]
-    if crop.shape[:2] == tuple(size):
-        return crop
-    return np.asarray(Image.fromarray(np.ascontiguousarray(crop)).resize((size[1], size[0]), Image.BICUBIC))
-
-
-def _fit_iuv(iuv: np.ndarray, box, size) -> np.ndarray:
-    """Nearest-neighbour resampling: I, U and V all come from the same source pixel (never blended)."""
-    top, left, ch, cw = box
-    ys = top + ((np.arange(size[0]) + 0.5) * ch / size[0]).astype(int)
-    xs = left + ((np.arange(size[1]) + 0.5) * cw / size[1]).astype(int)
-    return iuv[ys[:, None], xs[None, :]]
 
 
 def _iuv_files(folder: Path, video_path: Path) -> list[Path]:
@@ -124,7 +86,7 @@ def _decode(path: Path, iuv_files: list[Path], size, fit: str, alloc):
                 box = fit_box(src_hw, size, fit, path)
                 frames = alloc("frames", (n, *size, 3))
             if count < n:
-                frames[count] = _fit_frame(frame, box, size)
+                frames[count] = fit_frame(frame, box, size)
             count += 1
     if count == 0:
         raise DataError(f"video {path} has no frames; re-encode it as H.264 mp4")
@@ -134,7 +96,7 @@ def _decode(path: Path, iuv_files: list[Path], size, fit: str, alloc):
                         "every frame needs exactly one IUV png")
     iuv = alloc("iuv", (n, *size, 3))
     for i, f in enumerate(iuv_files):
-        iuv[i] = _fit_iuv(_read_frame_iuv(f, src_hw, path), box, size)
+        iuv[i] = fit_iuv(_read_frame_iuv(f, src_hw, path), box, size)
     return frames, iuv
 
 
