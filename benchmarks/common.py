@@ -45,7 +45,7 @@ def require(profile, cache, stage: str, **extra):
 
 def stage1_pipeline(profile, cache):
     """The cached stage-1 DreamPosePipeline of ``profile`` (progress bars off)."""
-    from dreampose.train.finetune import load_pipeline
+    from dreampose.stages import load_pipeline
 
     require(profile, cache, "data")
     require(profile, cache, "base")

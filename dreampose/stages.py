@@ -122,6 +122,18 @@ def stage1(run: Run) -> Artifact:
                               collective=True)
 
 
+def stage1_snapshot(stage1_model: Artifact, step: int) -> Artifact:
+    """The stage-1 model after ``step`` optimizer steps, kept by ``stage1.snapshots``."""
+    from .train.finetune import snapshot_dir
+
+    folder = snapshot_dir(stage1_model.path, step)
+    if not (folder / "pipeline" / "model_index.json").is_file():
+        kept = stage1_model.manifest.get("settings", {}).get("stage1", {}).get("snapshots", [])
+        raise FileNotFoundError(f"stage 1 {stage1_model.path} kept snapshots after {kept} steps, not {step}; "
+                                f"train it with --set stage1.snapshots=[{step}]")
+    return Artifact("stage1", f"{stage1_model.key}-step{step}", folder, stage1_model.manifest, True)
+
+
 def subject(run: Run, stage1_model: Artifact, person: Subject) -> Artifact:
     """Stage 2: the stage-1 UNet + adapter finetuned on ``person``'s image(s) and poses."""
     from .train.finetune import train_subject

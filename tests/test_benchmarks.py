@@ -1,4 +1,8 @@
 """The benchmark code on dummy components: the authors' reference loop computes what the pipeline does."""
+import importlib
+from pathlib import Path
+
+import pytest
 import torch
 
 from benchmarks.common import interleaved
@@ -23,3 +27,20 @@ def test_interleaved_takes_medians_of_every_variant():
     calls = []
     res = interleaved({"a": lambda: calls.append("a"), "b": lambda: 2.0}, repeats=3, warmup=False)
     assert calls == ["a"] * 3 and res["b"]["median"] == 2.0 and res["a"]["median"] >= 0
+
+
+@pytest.mark.parametrize("module", sorted(p.stem for p in (Path(__file__).parent.parent / "benchmarks").glob("*.py")
+                                          if not p.stem.startswith("_")))
+def test_every_benchmark_module_imports(module):
+    """The benchmarks run on cached artifacts only, outside the tests: at least their imports must not rot."""
+    importlib.import_module(f"benchmarks.{module}")
+
+
+def test_fidelity_runner_accumulates_parts(tmp_path):
+    from benchmarks import fidelity
+
+    assert fidelity.main(["--profile", "smoke", "--videos", "2", "--parts", "vae", "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "fidelity.md").read_text()
+    assert "## vae" in text and "--parts vae --videos 2" in text and "vae_psnr_db" in text
+    with pytest.raises(SystemExit):
+        fidelity.main(["--parts", "vae,colour", "--out", str(tmp_path)])

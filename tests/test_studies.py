@@ -107,3 +107,53 @@ def test_stage1_at_overrides_an_epoch_budget():
     smoke = stages.Run(load_profile("smoke"))
     assert training.stage1_at(smoke, smoke.profile.stage1.steps).profile.stage_hash("stage1") == \
         smoke.profile.stage_hash("stage1")
+
+
+# -- fidelity diagnosis (validation subjects) ---------------------------------------------------------
+def test_validation_subjects_are_new_people_and_leave_the_world_unchanged(smoke):
+    from dreampose.data.world import validation_videos
+
+    run, world = smoke
+    val = validation_videos(run.profile, 2)
+    assert [v.name for v in val] == ["val_000", "val_001"] and all(v.meta["split"] == "val" for v in val)
+    seen = {v.frames[0].tobytes() for v in world.train + world.test}
+    assert not {v.frames[0].tobytes() for v in val} & seen
+    assert np.array_equal(validation_videos(run.profile, 1)[0].frames, val[0].frames)  # deterministic
+
+
+def test_stage1_snapshots_are_the_shorter_runs(smoke):
+    """A snapshot after n steps of a longer run samples like stage 1 trained for n steps."""
+    from dreampose.evaluate.studies import fidelity
+
+    run, world = smoke
+    longer = run.variant("stage1.steps=4", "stage1.snapshots=[2]")
+    snap, short = stages.stage1_snapshot(stages.stage1(longer), 2), stages.stage1(training.stage1_at(run, 2))
+    a = stages.load_pipeline(snap).unet.state_dict()
+    b = stages.load_pipeline(short).unet.state_dict()
+    assert all(torch_allclose(a[k], b[k]) for k in a)
+    with pytest.raises(FileNotFoundError, match="kept snapshots after \\[2\\] steps, not 3"):
+        stages.stage1_snapshot(stages.stage1(longer), 3)
+    rows = fidelity.stage1_curve(run, world.test[:1], [2, 4])
+    assert [r["steps"] for r in rows] == [2, 4] and all(np.isfinite(r["L1 gap to copy"]) for r in rows)
+
+
+def torch_allclose(a, b):
+    import torch
+
+    return torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_diagnosis_rows_put_each_setting_beside_copying_the_input(smoke):
+    from dreampose.data.world import validation_videos
+    from dreampose.evaluate.studies import fidelity
+
+    run, _ = smoke
+    val = validation_videos(run.profile, 2)
+    floor = fidelity.floor(run, val)
+    assert fidelity.paired_gap(floor, floor) == (0.0, 0.0)
+    rows = fidelity.subject_grid(run, val, [(1e-5, 2)])
+    assert rows[0]["setting"] == "stage 1 only" and rows[1]["lr"] == 1e-5 and rows[1]["steps"] == 2
+    assert rows[0]["L1"] != rows[1]["L1"]  # finetuning on the subject changes the frames
+    assert fidelity.vae_ceiling(stages.base(run), val, 2)["vae_psnr_db"] > 5
+    table = fidelity.markdown(rows)
+    assert table.splitlines()[0].startswith("| setting | lr | steps | L1 |") and "1e-05" in table

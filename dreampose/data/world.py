@@ -2,7 +2,9 @@
 
 Synthetic splits: subjects are drawn from independent seeded streams, train videos from
 ``(seed, "train", i)`` and test videos from ``(seed, "test", i)``, so train and test never
-share a subject, and adding videos to one split does not change the other.
+share a subject, and adding videos to one split does not change the other. A third stream,
+``(seed, "val", i)``, gives validation subjects (``validation_videos``) for choosing budgets
+and settings; they are never part of the world, never trained on and never in the tables.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from .synthetic import random_motion, random_subject, render_video
 from .video import Video
 
 SPLITS = ("train", "test")
+STREAMS = (*SPLITS, "val")  # seeded subject streams; "val" is rendered on demand only
 WORLD_VERSION = 2  # bump when the renderer changes what a seed produces (part of the cache key)
 
 
@@ -39,7 +42,7 @@ def view_of(yaw: float) -> str:
 def synthetic_video(seed: int, split: str, index: int, width: int, height: int, fps: int,
                     min_seconds: float, max_seconds: float) -> Video:
     """One deterministic video of the synthetic world."""
-    rng = np.random.default_rng([seed, SPLITS.index(split), index])
+    rng = np.random.default_rng([seed, STREAMS.index(split), index])
     subject = random_subject(rng)
     n_frames = int(round(rng.uniform(min_seconds, max_seconds) * fps))
     motion = random_motion(rng, max(n_frames, 1), fps)
@@ -113,3 +116,16 @@ def load_world(profile: Profile, cache: Cache | None = None, progress: bool = Tr
 
     artifact = cache.artifact(profile, "data", build, world_version=WORLD_VERSION)
     return _load_world(artifact.path)
+
+
+def validation_videos(profile: Profile, n: int) -> list[Video]:
+    """``n`` videos of new subjects from the validation stream (synthetic world only), rendered
+    like the test split: for measuring curves and choosing settings, never for the tables."""
+    from .video import DataError
+
+    d = profile.data
+    if d.source != "synthetic":
+        raise DataError("validation subjects exist for the synthetic world only; on UBC Fashion hold out "
+                        "training videos yourself (data.n_train_videos) to choose settings")
+    return [synthetic_video(profile.seed, "val", i, d.width, d.height, d.fps, d.min_seconds, d.max_seconds)
+            for i in range(n)]

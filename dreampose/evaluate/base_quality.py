@@ -77,6 +77,22 @@ def _front_frame(video) -> int:
 
 
 @torch.no_grad()
+def vae_reconstruction(vae, frames: np.ndarray, iuv: np.ndarray) -> dict:
+    """The VAE's ceiling: D(E(x)) against x for uint8 frames (N, H, W, 3), overall and on the
+    garment (IUV parts of ``GARMENT_PARTS``): PSNR in dB and mean L1 on [0, 1]."""
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1
+    recon = torch.cat([vae.decode(vae.encode(c).latent_dist.mean).sample for c in x.split(32)]).clamp(-1, 1)
+    err = ((recon - x) / 2).permute(0, 2, 3, 1).numpy()
+    mse = (err ** 2).mean(axis=(1, 2, 3))
+    garment = np.isin(iuv[..., 0], GARMENT_PARTS)
+    return {
+        "vae_psnr_db": float(np.mean(10 * np.log10(1.0 / np.maximum(mse, 1e-10)))),
+        "vae_l1": float(np.abs(err).mean()),
+        "vae_garment_l1": float(np.abs(err)[garment].mean()),
+    }
+
+
+@torch.no_grad()
 def base_quality(base, world, n_frames: int = 48, n_samples: int = 8, steps: int = 25, guidance: float = 3.0,
                  seed: int = 0, extra_subjects: int = 64) -> dict:
     """Quality figures of a base on the held-out test subjects of ``world`` (see the module doc)."""
@@ -89,16 +105,7 @@ def base_quality(base, world, n_frames: int = 48, n_samples: int = 8, steps: int
     picks = [(v, int(i)) for v in world.test for i in rng.choice(len(v), size=min(per_video, len(v)), replace=False)]
     frames = np.stack([v.frames[i] for v, i in picks])
     iuv = np.stack([v.iuv[i] for v, i in picks])
-    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1
-    recon = torch.cat([base.vae.decode(base.vae.encode(c).latent_dist.mean).sample for c in x.split(32)]).clamp(-1, 1)
-    err = ((recon - x) / 2).permute(0, 2, 3, 1).numpy()
-    mse = (err ** 2).mean(axis=(1, 2, 3))
-    garment = np.isin(iuv[..., 0], GARMENT_PARTS)
-    out = {
-        "vae_psnr_db": float(np.mean(10 * np.log10(1.0 / np.maximum(mse, 1e-10)))),
-        "vae_l1": float(np.abs(err).mean()),
-        "vae_garment_l1": float(np.abs(err)[garment].mean()),
-    }
+    out = vae_reconstruction(base.vae, frames, iuv)
     front = [(v, i) for v, i in picks if view_of(v.meta["yaw"][i]) == "front"]
     front = front or [(v, _front_frame(v)) for v in world.test]
     if extra_subjects and world.test[0].meta.get("synthetic"):

@@ -21,10 +21,12 @@ from pathlib import Path
 import torch
 
 from ..config import Profile
+from ..files import atomic_path
 from .loop import LoopConfig, TrainingError, train
 from .objectives import DecoderObjective, DreamPoseObjective
 
 PIPELINE_DIR = "pipeline"  # the name dreampose.stages reads back
+SNAPSHOT_DIR = "snapshots"  # snapshots/step-000250/pipeline/, ...: the pipeline after that many steps
 
 
 def latent_size(profile: Profile) -> tuple[int, int]:
@@ -51,6 +53,23 @@ def _finish(summary: dict, pipe, work: Path, train_dir: Path) -> dict:
     return {k: summary[k] for k in ("final_loss", "steps", "resumed_from", "train_seconds", "processes")}
 
 
+def snapshot_dir(folder: Path, step: int) -> Path:
+    return Path(folder) / SNAPSHOT_DIR / f"step-{step:06d}"
+
+
+def _keep_snapshots(pipe, work: Path, steps):
+    """on_step for the loop: save the pipeline after each of ``steps`` (once; a resumed run keeps it)."""
+    wanted = set(steps)
+
+    def on_step(step: int) -> None:
+        target = snapshot_dir(work, step)
+        if step in wanted and not target.is_dir():
+            with atomic_path(target) as tmp:
+                pipe.save_pretrained(tmp / PIPELINE_DIR, safe_serialization=True)
+
+    return on_step
+
+
 def train_stage1(profile: Profile, world, base, work: Path, progress: bool = True) -> dict:
     """Stage 1: DreamPose initialised from ``base`` (paper 4.2), finetuned on ``world.train``."""
     from ..data.pairs import PairDataset
@@ -72,7 +91,8 @@ def train_stage1(profile: Profile, world, base, work: Path, progress: bool = Tru
     cfg = LoopConfig(steps=steps, lr=s1.lr, batch_size=s1.batch_size, grad_accum=s1.grad_accum,
                      checkpoint_every=s1.checkpoint_every, seed=profile.seed,
                      mixed_precision=s1.mixed_precision, use_8bit_adam=s1.use_8bit_adam, desc="stage 1")
-    summary = train(objective, collate(data), cfg, work / "train", progress=progress)
+    summary = train(objective, collate(data), cfg, work / "train", progress=progress,
+                    on_step=_keep_snapshots(pipe, work, s1.snapshots) if s1.snapshots else None)
     return _finish(summary, pipe, work, work / "train")
 
 

@@ -143,12 +143,13 @@ def _optimizer_step(model, optimizer, params, make_batch, accelerator, cfg: Loop
 
 
 def train(model: nn.Module, make_batch: Callable[[list[int]], dict], cfg: LoopConfig, work_dir: str | Path,
-          progress: bool = True) -> dict:
+          progress: bool = True, on_step: Callable[[int], None] | None = None) -> dict:
     """Train ``model`` for ``cfg.steps`` optimizer steps; resume from ``work_dir`` checkpoints.
 
     ``make_batch(indices)`` returns a batch for the given sample indices; micro-step m of
-    process r reads indices [(m * P + r) * B, ... + B). Returns the unwrapped model's final
-    state in place and a summary dict (final loss, steps, seconds, resumed_from).
+    process r reads indices [(m * P + r) * B, ... + B). ``on_step(n)`` runs on the main
+    process after optimizer step n (e.g. to keep a snapshot). Returns the unwrapped model's
+    final state in place and a summary dict (final loss, steps, seconds, resumed_from).
     """
     from tqdm.auto import tqdm
 
@@ -187,6 +188,8 @@ def train(model: nn.Module, make_batch: Callable[[list[int]], dict], cfg: LoopCo
             _save_checkpoint(accelerator, work_dir, step + 1)
             if accelerator.is_main_process:
                 _write_log(log_path, rows)
+        if on_step is not None and accelerator.is_main_process:
+            on_step(step + 1)
     bar.close()
     accelerator.wait_for_everyone()
     return {

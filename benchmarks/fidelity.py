@@ -1,0 +1,93 @@
+"""Diagnosis of fidelity: where the error of the tiny profile comes from, on validation subjects.
+
+    python -m benchmarks.fidelity [--profile tiny] [--parts vae,stage1,subject,sampling,capacity]
+                                  [--videos 8] [--cache DIR]
+
+Unlike the speed benchmarks this one trains (the variants it measures), through the stage cache,
+so a rerun only scores again; each part can be run alone and the results accumulate in
+``benchmarks/results/fidelity.json`` and ``fidelity.md`` (each part: its command, machine, date,
+wall time). The subjects come from the world's validation stream, never from the test split.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import date
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+PARTS = ("vae", "stage1", "subject", "sampling", "guidance", "capacity")
+STAGE1_STEPS = [125, 250, 500, 1000, 2000]
+SUBJECT_GRID = [(1e-5, 100), (1e-5, 500), (1e-4, 100), (1e-4, 300)]  # paper: 500 steps at 1e-5; tiny: 100 at 1e-4
+SAMPLING = [{}, {"scheduler": "pndm", "steps": 100}, {"scheduler": "ddim", "steps": 50}, {"scheduler": "dpm++", "steps": 25}]
+GUIDANCE = [{"image_guidance_scale": s_i, "pose_guidance_scale": s_p}
+            for s_i in (1.0, 3.0, 5.0, 8.0) for s_p in (1.0, 3.0, 5.0)]  # the paper's demo: s_I 8, s_p 3
+UNET_WIDTHS = [[32, 64], [64, 128], [96, 192]]
+
+
+def run_part(part: str, run, videos) -> dict:
+    from dreampose import stages
+    from dreampose.evaluate.experiments import FULL
+    from dreampose.evaluate.studies import fidelity as fd
+    from dreampose.reproduce import trained
+
+    if part == "vae":
+        return {"rows": [{"setting": "tiny base VAE", **fd.vae_ceiling(stages.base(run), videos)}]}
+    if part == "stage1":
+        return {"rows": fd.stage1_curve(run, videos, STAGE1_STEPS)}
+    if part == "subject":
+        return {"rows": fd.subject_grid(run, videos, SUBJECT_GRID)}
+    if part in ("sampling", "guidance"):
+        grid = SAMPLING if part == "sampling" else GUIDANCE
+        return {"rows": fd.sampling_grid(trained(run, FULL, videos), videos, grid)}
+    return {"rows": fd.unet_capacity(run, videos, UNET_WIDTHS)}
+
+
+def write(results: dict, out: Path) -> Path:
+    from dreampose.evaluate.studies.fidelity import markdown
+    from dreampose.files import atomic_write, write_json_atomic
+
+    write_json_atomic(out / "fidelity.json", results)
+    parts = [f"## {name}\n\n`{r['command']}` on {r['machine']}, {r['date']}, {r['seconds']:.0f} s; "
+             f"{r['videos']} validation subjects.\n\n{markdown(r['rows'])}\n" for name, r in results.items()]
+    return atomic_write(out / "fidelity.md", "# Fidelity diagnosis (validation subjects)\n\n" + "\n".join(parts))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from dreampose import stages
+    from dreampose.cache import Cache
+    from dreampose.config import load_profile
+    from dreampose.data.world import validation_videos
+    from dreampose.provenance import machine_line
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.fidelity", description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="tiny")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)} (default all)")
+    parser.add_argument("--videos", type=int, default=8, help="validation subjects (default 8)")
+    parser.add_argument("--cache", default=None, help="artifact cache (default $DREAMPOSE_CACHE or .cache/dreampose)")
+    parser.add_argument("--out", default=str(RESULTS), help="folder of fidelity.json and fidelity.md")
+    args = parser.parse_args(argv)
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown parts {unknown}; choose from {', '.join(PARTS)}")
+    profile = load_profile(args.profile)
+    run, videos = stages.Run(profile, Cache(args.cache)), validation_videos(profile, args.videos)
+    out_dir = Path(args.out)
+    path = out_dir / "fidelity.json"
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    for part in parts:
+        start = time.perf_counter()
+        out = run_part(part, run, videos)
+        results[part] = {**out, "command": f"python -m benchmarks.fidelity --profile {args.profile} --parts {part} "
+                                           f"--videos {args.videos}",
+                         "machine": machine_line(), "date": str(date.today()), "videos": len(videos),
+                         "seconds": time.perf_counter() - start}
+        written = write(results, out_dir)
+        print(f"[fidelity] {part}: {time.perf_counter() - start:.0f} s -> {written}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,126 @@
+"""Where a profile's error comes from, measured on validation subjects (never the test split).
+
+    vae_ceiling      D(E(x)) against x: no sample is better than its decoder allows
+    stage1_curve     stage-1 quality against optimizer steps (snapshots of one run)
+    subject_grid     subject-finetuning learning rate x steps on the stage-1 model
+    sampling_grid    sampler and guidance weights (s_I, s_p) for one trained method
+    unet_capacity    the UNet's width (base pretraining and stage 1 for each width)
+
+Every row scores the protocol's frames (L1, SSIM, PSNR on the validation subjects) beside the
+floor a working method must clear: copying the input frame. ``gap`` is the paired per-subject
+difference to that floor in L1 (negative: better than copying) with its standard error.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from ... import stages
+from ...data.video import Video
+from ..baselines import copy_input
+from ..base_quality import vae_reconstruction
+from ..method import DreamPoseMethod
+from ..metrics import MetricSuite
+from ..protocol import Result, evaluate_method
+
+METRICS = ("L1", "SSIM", "PSNR")
+
+
+def score(method, run: stages.Run, videos: list[Video], label: str) -> Result:
+    """The protocol on ``videos`` (all of them), uncached, without the perceptual metrics."""
+    eval_cfg = dataclasses.replace(run.profile.eval, n_videos=0)
+    return evaluate_method(method, videos, eval_cfg, run.profile.seed, label=label,
+                           suite=MetricSuite(perceptual=False), progress=False)
+
+
+def paired_gap(a: Result, b: Result, metric: str = "L1") -> tuple[float, float]:
+    """Mean and standard error of the per-video difference a - b."""
+    d = a.values(metric) - b.values(metric)
+    return float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
+
+
+def row(label: str, result: Result, floor: Result, **extra) -> dict:
+    """One line of a diagnosis table: the means, and the paired L1 gap to the floor."""
+    gap, se = paired_gap(result, floor)
+    return {"setting": label, **extra, **{m: float(result.values(m).mean()) for m in METRICS},
+            "L1 gap to copy": gap, "SE": se}
+
+
+def floor(run: stages.Run, videos: list[Video]) -> Result:
+    return score(copy_input, run, videos, "copy the input frame")
+
+
+def vae_ceiling(base, videos: list[Video], frames_per_video: int = 8) -> dict:
+    """D(E(x)) against x on frames spread over each validation video."""
+    picks = [(v, int(i)) for v in videos for i in np.linspace(0, len(v) - 1, frames_per_video).round()]
+    return vae_reconstruction(base.vae, np.stack([v.frames[i] for v, i in picks]),
+                              np.stack([v.iuv[i] for v, i in picks]))
+
+
+def _stage1_method(run: stages.Run, artifact, videos: list[Video], label: str) -> DreamPoseMethod:
+    from ..protocol import protocol_subject
+
+    subjects = {v.name: protocol_subject(run.profile, v, 1) for v in videos}
+    return DreamPoseMethod.from_artifacts(label, run, subjects, {v.name: {"stage1": artifact} for v in videos})
+
+
+def stage1_curve(run: stages.Run, videos: list[Video], steps: list[int]) -> list[dict]:
+    """Stage 1 trained once to ``max(steps)`` with a snapshot at each of ``steps``; each snapshot
+    sampled like the stage-1 model (no subject finetuning)."""
+    last = max(steps)
+    longer = run.variant("stage1.epochs=0", f"stage1.steps={last}", f"stage1.snapshots={sorted(set(steps) - {last})}")
+    final, base_floor, rows = stages.stage1(longer), floor(run, videos), []
+    for n in sorted(set(steps)):
+        art = final if n == last else stages.stage1_snapshot(final, n)
+        method = _stage1_method(longer, art, videos, f"stage 1 after {n} steps")
+        rows.append(row(f"{n} steps", score(method, longer, videos, method.label), base_floor, steps=n))
+    return rows
+
+
+def subject_grid(run: stages.Run, videos: list[Video], grid: list[tuple[float, int]]) -> list[dict]:
+    """Subject + decoder finetuning at each (lr, steps) of ``grid`` on the profile's stage-1
+    model, against the stage-1 model alone (the first row)."""
+    from ...reproduce import trained
+
+    base_floor = floor(run, videos)
+    rows = [row("stage 1 only", score(trained(run, "stage 1", videos, finetune=False), run, videos, "stage 1"),
+                base_floor, lr=0.0, steps=0)]
+    for lr, n in grid:
+        method = trained(run.variant(f"subject.lr={lr}", f"subject.steps={n}"), f"subject lr {lr:g}, {n} steps", videos)
+        rows.append(row(method.label, score(method, method.run, videos, method.label), base_floor, lr=lr, steps=n))
+    return rows
+
+
+def sampling_grid(method: DreamPoseMethod, videos: list[Video], settings: list[dict]) -> list[dict]:
+    """``method`` sampled with each dict of ``settings`` (overrides of the sample section)."""
+    base_floor = floor(method.run, videos)
+    rows = []
+    for overrides in settings:
+        label = ", ".join(f"{k}={v}" for k, v in overrides.items()) or "profile"
+        variant = method.with_sample(**overrides)
+        rows.append(row(label, score(variant, method.run, videos, label), base_floor, **overrides))
+    return rows
+
+
+def unet_capacity(run: stages.Run, videos: list[Video], widths: list[list[int]]) -> list[dict]:
+    """For each UNet width (``base.unet_channels``): pretrain the base, train stage 1, sample
+    stage 1 only; the parameter count beside the scores."""
+    base_floor, rows = floor(run, videos), []
+    for channels in widths:
+        variant = run.variant(f"base.unet_channels={channels}")
+        unet = stages.base(variant).unet
+        params = sum(p.numel() for p in unet.parameters())
+        method = _stage1_method(variant, stages.stage1(variant), videos, f"UNet {channels}")
+        rows.append(row(f"UNet {channels}", score(method, variant, videos, method.label), base_floor,
+                        parameters=params))
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    """A diagnosis table as Markdown (numbers to 4 significant digits)."""
+    cols = list(dict.fromkeys(c for r in rows for c in r))
+    cell = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    return "\n".join(lines + ["| " + " | ".join(cell(r.get(c, "")) for c in cols) + " |" for r in rows])
