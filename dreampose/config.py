@@ -90,7 +90,6 @@ class Stage1Config:
     mixed_precision: Literal["auto", "no", "fp16", "bf16"] = "auto"
     gradient_checkpointing: bool = False
     use_8bit_adam: bool = False
-    snapshots: list[int] = field(default_factory=list)  # steps whose pipeline is kept (curves, samples along training)
 
 
 @dataclass

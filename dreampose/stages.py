@@ -113,13 +113,16 @@ def load_pipeline(artifact: Artifact):
 _shared_pipeline = lru_cache(maxsize=2)(_pipeline_in)  # sampling many videos with one model loads it once
 
 
-def stage1(run: Run) -> Artifact:
-    """Stage 1: UNet + adapter finetuned on all training videos, with conditioning dropout."""
+def stage1(run: Run, snapshots: tuple[int, ...] = ()) -> Artifact:
+    """Stage 1: UNet + adapter finetuned on all training videos, with conditioning dropout.
+    With ``snapshots`` (optimizer steps) the artifact also keeps the model after each of them
+    (``stage1_snapshot``): one run gives a whole training curve. The weights are the same."""
     from .train.finetune import train_stage1
 
+    steps = tuple(sorted(set(int(n) for n in snapshots)))
     return run.cache.artifact(run.profile, "stage1",
-                              lambda work: train_stage1(run.profile, data(run), base(run), work, run.progress),
-                              collective=True)
+                              lambda work: train_stage1(run.profile, data(run), base(run), work, run.progress, steps),
+                              collective=True, **({"snapshots": list(steps)} if steps else {}))
 
 
 def stage1_snapshot(stage1_model: Artifact, step: int) -> Artifact:
@@ -128,9 +131,9 @@ def stage1_snapshot(stage1_model: Artifact, step: int) -> Artifact:
 
     folder = snapshot_dir(stage1_model.path, step)
     if not (folder / "pipeline" / "model_index.json").is_file():
-        kept = stage1_model.manifest.get("settings", {}).get("stage1", {}).get("snapshots", [])
+        kept = stage1_model.manifest.get("settings", {}).get("snapshots", [])
         raise FileNotFoundError(f"stage 1 {stage1_model.path} kept snapshots after {kept} steps, not {step}; "
-                                f"train it with --set stage1.snapshots=[{step}]")
+                                f"train it with stages.stage1(run, snapshots=[{step}])")
     return Artifact("stage1", f"{stage1_model.key}-step{step}", folder, stage1_model.manifest, True)
 
 

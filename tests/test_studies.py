@@ -126,13 +126,15 @@ def test_stage1_snapshots_are_the_shorter_runs(smoke):
     from dreampose.evaluate.studies import fidelity
 
     run, world = smoke
-    longer = run.variant("stage1.steps=4", "stage1.snapshots=[2]")
-    snap, short = stages.stage1_snapshot(stages.stage1(longer), 2), stages.stage1(training.stage1_at(run, 2))
+    longer = run.variant("stage1.steps=4")
+    kept = stages.stage1(longer, snapshots=[2])
+    assert kept.key != stages.stage1(longer).key  # another artifact, the same final weights
+    snap, short = stages.stage1_snapshot(kept, 2), stages.stage1(training.stage1_at(run, 2))
     a = stages.load_pipeline(snap).unet.state_dict()
     b = stages.load_pipeline(short).unet.state_dict()
     assert all(torch_allclose(a[k], b[k]) for k in a)
     with pytest.raises(FileNotFoundError, match="kept snapshots after \\[2\\] steps, not 3"):
-        stages.stage1_snapshot(stages.stage1(longer), 3)
+        stages.stage1_snapshot(kept, 3)
     rows = fidelity.stage1_curve(run, world.test[:1], [2, 4])
     assert [r["steps"] for r in rows] == [2, 4] and all(np.isfinite(r["L1 gap to copy"]) for r in rows)
 

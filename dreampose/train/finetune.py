@@ -70,8 +70,9 @@ def _keep_snapshots(pipe, work: Path, steps):
     return on_step
 
 
-def train_stage1(profile: Profile, world, base, work: Path, progress: bool = True) -> dict:
-    """Stage 1: DreamPose initialised from ``base`` (paper 4.2), finetuned on ``world.train``."""
+def train_stage1(profile: Profile, world, base, work: Path, progress: bool = True, snapshots=()) -> dict:
+    """Stage 1: DreamPose initialised from ``base`` (paper 4.2), finetuned on ``world.train``;
+    the pipeline after each of ``snapshots`` steps is kept too (``snapshot_dir``)."""
     from ..data.pairs import PairDataset
     from ..pipeline import DreamPosePipeline
 
@@ -92,7 +93,7 @@ def train_stage1(profile: Profile, world, base, work: Path, progress: bool = Tru
                      checkpoint_every=s1.checkpoint_every, seed=profile.seed,
                      mixed_precision=s1.mixed_precision, use_8bit_adam=s1.use_8bit_adam, desc="stage 1")
     summary = train(objective, collate(data), cfg, work / "train", progress=progress,
-                    on_step=_keep_snapshots(pipe, work, s1.snapshots) if s1.snapshots else None)
+                    on_step=_keep_snapshots(pipe, work, snapshots) if snapshots else None)
     return _finish(summary, pipe, work, work / "train")
 
 

@@ -70,8 +70,8 @@ def stage1_curve(run: stages.Run, videos: list[Video], steps: list[int]) -> list
     """Stage 1 trained once to ``max(steps)`` with a snapshot at each of ``steps``; each snapshot
     sampled like the stage-1 model (no subject finetuning)."""
     last = max(steps)
-    longer = run.variant("stage1.epochs=0", f"stage1.steps={last}", f"stage1.snapshots={sorted(set(steps) - {last})}")
-    final, base_floor, rows = stages.stage1(longer), floor(run, videos), []
+    longer = run.variant("stage1.epochs=0", f"stage1.steps={last}")
+    final, base_floor, rows = stages.stage1(longer, snapshots=tuple(set(steps) - {last})), floor(run, videos), []
     for n in sorted(set(steps)):
         art = final if n == last else stages.stage1_snapshot(final, n)
         method = _stage1_method(longer, art, videos, f"stage 1 after {n} steps")
