@@ -5,8 +5,8 @@
 
 Unlike the speed benchmarks this one trains (the variants it measures), through the stage cache,
 so a rerun only scores again; each part can be run alone and the results accumulate in
-``benchmarks/results/fidelity.json`` and ``fidelity.md`` (each part: its command, machine, date,
-wall time). The subjects come from the world's validation stream, never from the test split.
+``benchmarks/results/fidelity.json``, ``fidelity.md`` (each part: its command, machine, date,
+wall time) and ``fidelity.png`` (``dreampose.panels.diagnosis_panel``). The subjects come from the world's validation stream, never from the test split.
 """
 from __future__ import annotations
 
@@ -48,7 +48,11 @@ def write(results: dict, out: Path) -> Path:
     from dreampose.evaluate.studies.fidelity import markdown
     from dreampose.files import atomic_write, write_json_atomic
 
+    from dreampose.figures import write as write_figure
+    from dreampose.panels import diagnosis_panel
+
     write_json_atomic(out / "fidelity.json", results)
+    write_figure(diagnosis_panel(results), out / "fidelity.png")
     parts = [f"## {name}\n\n`{r['command']}` on {r['machine']}, {r['date']}, {r['seconds']:.0f} s; "
              f"{r['videos']} validation subjects.\n\n{markdown(r['rows'])}\n" for name, r in results.items()]
     return atomic_write(out / "fidelity.md", "# Fidelity diagnosis (validation subjects)\n\n" + "\n".join(parts))

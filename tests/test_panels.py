@@ -166,3 +166,24 @@ def test_notebook_show_writes_through_the_same_writer(tmp_path):
     fig, _ = plt.subplots()
     path = show(fig, tmp_path / "sub" / "shown.png")
     assert path.exists() and any(t.get_gid() == figures.FOOTER_GID for t in fig.texts)
+
+
+def test_diagnosis_panel_plots_each_study_and_the_guidance_grid():
+    def r(setting, gap, **kw):
+        return {"setting": setting, "L1 gap to copy": gap, "SE": 0.001, **kw}
+
+    results = {
+        "vae": {"rows": [{"setting": "vae", "vae_psnr_db": 28.0, "vae_l1": 0.03, "vae_garment_l1": 0.09}]},
+        "stage1": {"rows": [r("125 steps", 0.02, steps=125), r("500 steps", 0.01, steps=500)]},
+        "subject": {"rows": [r("stage 1 only", 0.01), r("lr 1e-5", -0.005)]},
+        "guidance": {"rows": [r("g", 0.01 * (a - b), image_guidance_scale=a, pose_guidance_scale=b)
+                              for a in (1.0, 8.0) for b in (1.0, 3.0)]},
+    }
+    fig = panels.diagnosis_panel(results)
+    drawn = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in drawn][:3] == ["stage 1 along training", "subject finetuning",
+                                                    "guidance (L1 gap; paper demo boxed)"]
+    heat = drawn[2].images[0].get_array()
+    assert heat.shape == (2, 2) and heat[1, 1] == pytest.approx(0.05)  # s_I 8 (row 1), s_p 3 (column 1)
+    assert "28.0 dB" in fig._suptitle.get_text()
+    plt.close(fig)

@@ -26,6 +26,8 @@ from ..metrics import MetricSuite
 from ..protocol import Result, evaluate_method
 
 METRICS = ("L1", "SSIM", "PSNR")
+SHORT = {"scheduler": "", "steps": "", "image_guidance_scale": "s_I ", "pose_guidance_scale": "s_p ",
+         "frames_per_batch": "batch "}  # row labels: "pndm 100", "s_I 8 s_p 3"
 
 
 def score(method, run: stages.Run, videos: list[Video], label: str) -> Result:
@@ -98,7 +100,8 @@ def sampling_grid(method: DreamPoseMethod, videos: list[Video], settings: list[d
     base_floor = floor(method.run, videos)
     rows = []
     for overrides in settings:
-        label = ", ".join(f"{k}={v}" for k, v in overrides.items()) or "profile"
+        label = " ".join(f"{SHORT.get(k, k)}{v:g}" if isinstance(v, float) else f"{SHORT.get(k, k)}{v}"
+                         for k, v in overrides.items()) or "profile's"
         variant = method.with_sample(**overrides)
         rows.append(row(label, score(variant, method.run, videos, label), base_floor, **overrides))
     return rows

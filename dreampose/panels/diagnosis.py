@@ -1,0 +1,81 @@
+"""The fidelity diagnosis at a glance: each study's L1 gap to copying the input frame.
+
+Every panel plots ``L1 gap to copy`` (a method's L1 minus copying the input frame's, paired
+per validation subject, ± 2 standard errors): below zero the method beats the floor a working
+method must clear. The rows come from ``dreampose.evaluate.studies.fidelity``.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..figures import apply_style
+
+GAP, SE = "L1 gap to copy", "SE"
+
+
+def _floor(ax) -> None:
+    ax.axhline(0, color="grey", lw=1, ls="--")
+    ax.text(0.0, 0, " copy the input frame", transform=ax.get_yaxis_transform(), ha="left", va="top",
+            fontsize=6, color="grey")
+
+
+def _bars(ax, rows: list[dict], title: str) -> None:
+    x = np.arange(len(rows))
+    ax.bar(x, [r[GAP] for r in rows], yerr=[2 * r[SE] for r in rows], color="C0", alpha=0.8, capsize=2)
+    ax.set_xticks(x, [r["setting"] for r in rows], rotation=30, ha="right", fontsize=6)
+    ax.set(title=title, ylabel="L1 gap to copy (± 2 SE)")
+    _floor(ax)
+
+
+def guidance_heatmap(ax, rows: list[dict]) -> None:
+    """L1 gap over the (s_I, s_p) grid, the paper's demo (8, 3) outlined."""
+    s_i = sorted({r["image_guidance_scale"] for r in rows})
+    s_p = sorted({r["pose_guidance_scale"] for r in rows})
+    grid = np.full((len(s_i), len(s_p)), np.nan)
+    for r in rows:
+        grid[s_i.index(r["image_guidance_scale"]), s_p.index(r["pose_guidance_scale"])] = r[GAP]
+    lim = np.nanmax(np.abs(grid))
+    im = ax.imshow(grid, cmap="RdBu_r", vmin=-lim, vmax=lim, origin="lower")
+    for (a, b), v in np.ndenumerate(grid):
+        ax.text(b, a, f"{v:+.3f}", ha="center", va="center", fontsize=5.5)
+    if 8.0 in s_i and 3.0 in s_p:
+        ax.add_patch(plt.Rectangle((s_p.index(3.0) - 0.5, s_i.index(8.0) - 0.5), 1, 1, fill=False, lw=1.5))
+    ax.set_xticks(range(len(s_p)), [f"{v:g}" for v in s_p])
+    ax.set_yticks(range(len(s_i)), [f"{v:g}" for v in s_i])
+    ax.set(xlabel="pose guidance s_p", ylabel="image guidance s_I", title="guidance (L1 gap; paper demo boxed)")
+    plt.colorbar(im, ax=ax, shrink=0.8)
+
+
+def diagnosis_panel(results: dict):
+    """One panel per study present in ``results`` ({part: {"rows": [...]}}, as benchmarks.fidelity writes)."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    apply_style()
+    parts = [p for p in ("stage1", "subject", "capacity", "sampling", "guidance") if p in results]
+    cols = min(3, max(1, len(parts)))
+    rows_n = -(-max(1, len(parts)) // cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(3.3 * cols, 3.0 * rows_n), layout="constrained", squeeze=False)
+    for ax, part in zip(axes.flat, parts):
+        rows = results[part]["rows"]
+        if part == "stage1":
+            steps = [r["steps"] for r in rows]
+            ax.errorbar(steps, [r[GAP] for r in rows], yerr=[2 * r[SE] for r in rows], marker="o", capsize=2)
+            ax.set(xscale="log", xlabel="stage-1 optimizer steps", ylabel="L1 gap to copy (± 2 SE)",
+                   title="stage 1 along training")
+            ax.xaxis.set_major_locator(FixedLocator(steps))
+            ax.xaxis.set_minor_locator(NullLocator())
+            ax.set_xticklabels([str(n) for n in steps])
+            _floor(ax)
+        elif part == "guidance":
+            guidance_heatmap(ax, rows)
+        else:
+            _bars(ax, rows, {"subject": "subject finetuning", "sampling": "sampler", "capacity": "UNet width"}[part])
+    for ax in list(axes.flat)[len(parts):]:
+        ax.axis("off")
+    vae = results.get("vae", {}).get("rows")
+    if vae:
+        v = vae[0]
+        fig.suptitle(f"VAE ceiling D(E(x)) vs x: {v['vae_psnr_db']:.1f} dB, L1 {v['vae_l1']:.3f}, garment L1 "
+                     f"{v['vae_garment_l1']:.3f}", fontsize=8)
+    return fig
