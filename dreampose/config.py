@@ -43,6 +43,7 @@ class BaseConfig:
 
     source: Literal["train", "hub"] = "train"
     pretrained: str = ""  # hub id or folder of an SD-layout checkpoint (source=hub)
+    revision: str = ""  # branch, tag or commit of ``pretrained`` on the hub ("" = its default branch)
     image_encoder: str = ""  # hub id or folder of the CLIP image tower ("" = <pretrained>/image_encoder)
     latent_downsample: int = 4  # SD: 8
     latent_channels: int = 4
@@ -155,10 +156,15 @@ class Profile:
         return dataclasses.asdict(self)
 
     def stage_settings(self, stage: str) -> dict[str, Any]:
-        """The settings a stage depends on: the sections of ``STAGE_SECTIONS[stage]``."""
+        """The settings a stage depends on: the sections of ``STAGE_SECTIONS[stage]``, less the
+        ``HASH_NEUTRAL`` settings that hold their neutral value."""
         if stage not in STAGE_SECTIONS:
             raise ConfigError(f"unknown stage {stage!r}; valid stages: {', '.join(STAGE_SECTIONS)}")
         full = self.to_dict()
+        for key, neutral in HASH_NEUTRAL.items():
+            section, name = key.split(".")
+            if full[section][name] == neutral:
+                del full[section][name]
         return {key: full[key] for key in STAGE_SECTIONS[stage]}
 
     def stage_hash(self, stage: str, **extra: Any) -> str:
@@ -177,12 +183,12 @@ class Profile:
         return self
 
 
-# Sections each stage's artifact depends on (the cache key hashes exactly these).
 def default_figures(profile: str) -> str:
     """figures/ holds the tiny profile's results (in git); other profiles write beside them."""
     return "figures" if profile == "tiny" else f"figures/{Path(profile).stem}"
 
 
+# Sections each stage's artifact depends on (the cache key hashes exactly these).
 STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "data": ("seed", "data"),
     "base": ("seed", "data", "base"),
@@ -191,6 +197,12 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "decoder": ("seed", "data", "base", "model", "stage1", "subject", "decoder"),
     "evaluate": ("seed", "data", "base", "model", "stage1", "subject", "decoder", "sample", "eval"),
 }
+
+
+# Settings added after artifacts were cached: left out of the stage settings (and so of the cache
+# keys and manifests) while they hold this value, so the artifacts of profiles that never set them
+# keep their keys.
+HASH_NEUTRAL: dict[str, Any] = {"base.revision": ""}
 
 
 def load_profile(name: str = "tiny", overrides: list[str] | dict[str, Any] | None = None) -> Profile:

@@ -90,7 +90,7 @@ def base(run: Run):
 
     b = run.profile.base
     if b.source == "hub":
-        return load_base_from(b.pretrained, b.image_encoder)
+        return load_base_from(b.pretrained, b.image_encoder, b.revision)
     from .train.base import pretrain_base
 
     artifact = run.cache.artifact(run.profile, "base",

@@ -193,19 +193,49 @@ def test_hub_source_goes_through_the_same_loader(trained, monkeypatch):
     calls = []
     real = base_mod.load_base_from
 
-    def spy(pretrained, image_encoder=""):
-        calls.append((pretrained, image_encoder))
-        return real(pretrained, image_encoder)
+    def spy(pretrained, image_encoder="", revision=""):
+        calls.append((pretrained, image_encoder, revision))
+        return real(pretrained, image_encoder, revision)
 
     monkeypatch.setattr(base_mod, "load_base_from", spy)
-    hub = load_profile("smoke", {**STEPS, "base.source": "hub", "base.pretrained": str(base.path)})
-    from_hub = base_stage(Run(hub, cache, progress=False))
+    hub = load_profile("smoke", {**STEPS, "base.source": "hub", "base.pretrained": str(base.path),
+                                 "base.revision": "main"})
+    from_hub = base_stage(Run(hub, cache, progress=False))  # a local folder has no revisions: ignored
     trained_again = base_stage(Run(profile, cache, progress=False))
-    assert calls == [(str(base.path), ""), (base.path, "")]
+    assert calls == [(str(base.path), "", "main"), (base.path, "", "")]
     for a, b in zip(_outputs(from_hub), _outputs(trained_again)):
         assert torch.equal(a, b)
     with pytest.raises(ConfigError, match="base.pretrained"):
         load_profile("smoke", {"base.source": "hub"})
+
+
+@pytest.mark.parametrize("image_encoder", ["", "openai/clip-vit-base-patch32"])
+@pytest.mark.parametrize("revision, passed", [("ebb811dd71cdc38a204ecbdd6ac5d580f529fd8c",
+                                               "ebb811dd71cdc38a204ecbdd6ac5d580f529fd8c"), ("", None)])
+def test_revision_reaches_every_part_read_from_pretrained(monkeypatch, image_encoder, revision, passed):
+    """base.revision pins the hub checkpoint: each part read from ``pretrained`` gets it ("" = the
+    default branch, None); a separate image encoder is another repository and gets none."""
+    from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
+    from transformers import CLIPImageProcessor, CLIPTextModel, CLIPTokenizer, CLIPVisionModelWithProjection
+
+    calls = {}
+    for cls in (AutoencoderKL, UNet2DConditionModel, PNDMScheduler, CLIPTextModel, CLIPTokenizer,
+                CLIPVisionModelWithProjection, CLIPImageProcessor):
+        def fake(name, _cls=cls.__name__, **kw):
+            calls[_cls] = (str(name), kw.get("subfolder"), kw.get("revision", "absent"))
+            return _cls
+        monkeypatch.setattr(cls, "from_pretrained", staticmethod(fake))
+    base = load_base_from("CompVis/stable-diffusion-v1-4", image_encoder, revision)
+    sd = ("CompVis/stable-diffusion-v1-4",)
+    assert calls["AutoencoderKL"] == sd + ("vae", passed) and calls["UNet2DConditionModel"] == sd + ("unet", passed)
+    assert calls["CLIPTextModel"] == sd + ("text_encoder", passed) and calls["CLIPTokenizer"] == sd + ("tokenizer", passed)
+    assert calls["PNDMScheduler"] == sd + ("scheduler", passed)
+    tower = (calls["CLIPVisionModelWithProjection"], calls[CLIPImageProcessor.__name__])
+    if image_encoder:
+        assert tower == ((image_encoder, None, "absent"), (image_encoder, None, "absent"))
+    else:
+        assert tower == (sd + ("image_encoder", passed), sd + ("feature_extractor", passed))
+    assert base.unet == "UNet2DConditionModel" and base.path == "CompVis/stable-diffusion-v1-4"
 
 
 def test_separate_image_encoder_folder(trained, tmp_path):

@@ -72,6 +72,25 @@ def test_stage_hash_depends_only_on_the_stage_settings():
     assert a.stage_hash("subject", subject="v0") != a.stage_hash("subject", subject="v1")
 
 
+def test_a_neutral_revision_leaves_the_stage_keys_as_they_were():
+    """base.revision was added after tiny artifacts were cached: at "" it is in no key or manifest."""
+    import hashlib
+    import json
+
+    from dreampose.config import STAGE_SECTIONS
+
+    tiny = load_profile("tiny")
+    for stage in STAGE_SECTIONS:
+        settings = tiny.stage_settings(stage)
+        assert "revision" not in settings.get("base", {})
+        old = hashlib.sha256(json.dumps({"stage": stage, **settings}, sort_keys=True,
+                                        separators=(",", ":")).encode()).hexdigest()[:12]
+        assert tiny.stage_hash(stage) == old
+    pinned = load_profile("tiny", ["base.revision=main"])
+    assert pinned.stage_settings("base")["base"]["revision"] == "main"
+    assert pinned.stage_hash("base") != tiny.stage_hash("base") and pinned.stage_hash("data") == tiny.stage_hash("data")
+
+
 def test_stage_hash_is_stable_across_processes():
     import subprocess
     import sys

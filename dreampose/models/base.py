@@ -1,12 +1,13 @@
 """The pretrained base: Stable Diffusion + a CLIP image tower, or the tiny one trained here.
 
-One loader serves both. ``load_base_from(folder_or_hub_id, image_encoder)`` reads an
-SD-layout checkpoint with ``from_pretrained(..., subfolder=...)``: SD 1.5 from the hub for
-the paper profile, or the tiny base that ``dreampose.train.base`` writes in the same layout
-with ``save_base``. This module only builds, loads and saves; ``dreampose.stages.base`` decides
-whether to train (and caches the result).
+One loader serves both. ``load_base_from(folder_or_hub_id, image_encoder, revision)`` reads
+an SD-layout checkpoint with ``from_pretrained(..., subfolder=...)``: SD 1.4 from the hub for
+the paper profile (``CompVis/stable-diffusion-v1-4``, as the authors' code loads it), or the
+tiny base that ``dreampose.train.base`` writes in the same layout with ``save_base``. This
+module only builds, loads and saves; ``dreampose.stages.base`` decides whether to train (and
+caches the result).
 
-Sizes (tiny vs SD 1.5):  image 64x64 vs 512x512 (512x640 in the paper); VAE downsampling
+Sizes (tiny vs SD 1.x):  image 64x64 vs 512x512 (512x640 in the paper); VAE downsampling
 4 vs 8, latent 16x16x4 vs 64x64x4; CLIP image tower width 64, 8x8 patches + CLS = 65
 tokens vs ViT-B/32 width 768, 7x7 + CLS = 50 tokens; UNet cross-attention 64 vs 768 (the
 CLIP image width in both, so c_CLIP fits the cross-attention as it is).
@@ -25,7 +26,7 @@ _WEIGHTS = {  # accepted weight files, the first is the one we write
                   "diffusion_pytorch_model.fp16.safetensors"),
     "transformers": ("model.safetensors", "pytorch_model.bin", "model.fp16.safetensors"),
 }
-# subfolder -> required files, each a tuple of alternatives (SD 1.5's layout + the image tower)
+# subfolder -> required files, each a tuple of alternatives (SD 1.x's layout + the image tower)
 PARTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "vae": (("config.json",), _WEIGHTS["diffusers"]),
     "unet": (("config.json",), _WEIGHTS["diffusers"]),
@@ -69,7 +70,7 @@ def _missing(folder: Path, parts: dict[str, tuple[tuple[str, ...], ...]]) -> lis
 def check_base_folder(path: str | Path, need_image_encoder: bool = True) -> None:
     """Raise BaseModelError listing every missing part of an SD-layout folder.
 
-    ``need_image_encoder=False`` when the CLIP image tower comes from elsewhere (SD 1.5 has none).
+    ``need_image_encoder=False`` when the CLIP image tower comes from elsewhere (SD 1.4 and 1.5 have none).
     """
     path = Path(path)
     if not path.is_dir():
@@ -123,12 +124,14 @@ def _is_local(name: str | Path) -> bool:
     return Path(s).is_dir() or Path(s).is_absolute() or s.startswith((".", "~")) or s.count("/") > 1
 
 
-def load_base_from(pretrained: str | Path, image_encoder: str | Path = "") -> Base:
+def load_base_from(pretrained: str | Path, image_encoder: str | Path = "", revision: str = "") -> Base:
     """Load every part with from_pretrained, from a local folder or a hub id (the one code path).
 
     ``image_encoder``: folder or hub id of the CLIP image tower with its processor at the top
     level (e.g. openai/clip-vit-base-patch32); "" = ``<pretrained>/image_encoder`` and
-    ``<pretrained>/feature_extractor``.
+    ``<pretrained>/feature_extractor``. ``revision``: branch, tag or commit of ``pretrained`` on
+    the hub ("" = its default branch), passed to every part read from ``pretrained`` (a local
+    folder has no revisions: diffusers and transformers ignore it there).
     """
     from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
     from transformers import CLIPImageProcessor, CLIPTextModel, CLIPTokenizer, CLIPVisionModelWithProjection
@@ -140,15 +143,16 @@ def load_base_from(pretrained: str | Path, image_encoder: str | Path = "") -> Ba
     if image_encoder and _is_local(image_encoder):
         image_encoder = Path(image_encoder).expanduser()
         _check_image_encoder_folder(image_encoder)
-    enc, enc_sub = (image_encoder, {}) if image_encoder else (pretrained, {"subfolder": "image_encoder"})
-    proc_sub = {} if image_encoder else {"subfolder": "feature_extractor"}
+    rev = {"revision": revision or None}
+    enc, enc_sub = (image_encoder, {}) if image_encoder else (pretrained, {"subfolder": "image_encoder", **rev})
+    proc_sub = {} if image_encoder else {"subfolder": "feature_extractor", **rev}
     try:
         return Base(
-            vae=AutoencoderKL.from_pretrained(pretrained, subfolder="vae"),
-            unet=UNet2DConditionModel.from_pretrained(pretrained, subfolder="unet"),
-            text_encoder=CLIPTextModel.from_pretrained(pretrained, subfolder="text_encoder"),
-            tokenizer=CLIPTokenizer.from_pretrained(pretrained, subfolder="tokenizer"),
-            scheduler=PNDMScheduler.from_pretrained(pretrained, subfolder="scheduler"),
+            vae=AutoencoderKL.from_pretrained(pretrained, subfolder="vae", **rev),
+            unet=UNet2DConditionModel.from_pretrained(pretrained, subfolder="unet", **rev),
+            text_encoder=CLIPTextModel.from_pretrained(pretrained, subfolder="text_encoder", **rev),
+            tokenizer=CLIPTokenizer.from_pretrained(pretrained, subfolder="tokenizer", **rev),
+            scheduler=PNDMScheduler.from_pretrained(pretrained, subfolder="scheduler", **rev),
             image_encoder=CLIPVisionModelWithProjection.from_pretrained(enc, **enc_sub),
             feature_extractor=CLIPImageProcessor.from_pretrained(enc, **proc_sub),
             path=pretrained,
@@ -158,8 +162,8 @@ def load_base_from(pretrained: str | Path, image_encoder: str | Path = "") -> Ba
             raise BaseModelError(f"base model {pretrained} (image encoder {str(image_encoder) or 'inside'}) is damaged "
                                  f"({err.__class__.__name__}: {str(err)[:300]}); delete the folder to rebuild it") from None
         raise BaseModelError(
-            f"could not load {str(pretrained)!r}" + (f" / image encoder {str(image_encoder)!r}" if image_encoder else "")
-            + " from the hub "
+            f"could not load {str(pretrained)!r}" + (f" at revision {revision!r}" if revision else "")
+            + (f" / image encoder {str(image_encoder)!r}" if image_encoder else "") + " from the hub "
             f"({err.__class__.__name__}: {str(err)[:200]}); offline (HF_HUB_OFFLINE=1 or no network) only models "
             "already in the hub cache load. Download them once (`huggingface-cli download <id>`) or set "
             "base.pretrained / base.image_encoder to local folders."
