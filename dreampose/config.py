@@ -27,7 +27,7 @@ PROFILES = ("smoke", "tiny", "paper")
 class DataConfig:
     source: Literal["synthetic", "ubc"] = "synthetic"
     root: str = ""  # UBC Fashion root (layout: docs/ubc_fashion.md)
-    fit: Literal["error", "center_crop"] = "error"  # UBC frames of another aspect ratio
+    fit: Literal["error", "center_crop", "pad"] = "error"  # UBC frames of another aspect ratio (data/fit.py)
     width: int = 64
     height: int = 64
     fps: int = 30

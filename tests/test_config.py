@@ -15,11 +15,19 @@ def test_paper_profile_has_the_papers_settings():
     assert (p.data.width, p.data.height) == (512, 640)
     assert p.stage1.lr == 5e-6 and p.stage1.epochs == 5
     assert p.stage1.batch_size * p.stage1.grad_accum == 16 and p.stage1.grad_accum == 4
-    assert (p.stage1.image_dropout, p.stage1.pose_dropout) == (0.05, 0.05)
+    assert (p.base.pretrained, p.base.revision) == ("CompVis/stable-diffusion-v1-4", "main")  # the authors' base
+    assert p.base.image_encoder == "openai/clip-vit-base-patch32" and p.base.latent_downsample == 8
+    assert (p.data.fit, p.subject.batch_size, p.subject.crop_scale) == ("pad", 1, 0.96)
     assert (p.subject.steps, p.subject.lr) == (500, 1e-5)
     assert (p.decoder.steps, p.decoder.lr) == (1500, 5e-5)
     assert (p.sample.scheduler, p.sample.steps) == ("pndm", 100)
     assert p.eval.resolution == 256 and p.eval.n_frames == 50 and p.eval.min_distance == 50
+
+
+def test_sd15_is_one_override_from_the_paper_profile():
+    p = load_profile("paper", ["base.pretrained=stable-diffusion-v1-5/stable-diffusion-v1-5"])
+    assert (p.base.pretrained, p.base.revision) == ("stable-diffusion-v1-5/stable-diffusion-v1-5", "main")
+    assert p.stage_hash("base") != load_profile("paper").stage_hash("base")
 
 
 def test_overrides_are_typed():

@@ -91,6 +91,19 @@ def test_empty_training_split_is_a_clear_error(tmp_path):
         stages.stage1(smoke_run(Cache(tmp_path), "data.n_train_videos=0"))
 
 
+def test_stage1_epochs_count_the_samples_of_every_process(monkeypatch):
+    """5 epochs stay 5 epochs on 2 GPUs: each optimizer step reads batch x accum x processes samples."""
+    from types import SimpleNamespace
+
+    profile = load_profile("paper")
+    world = SimpleNamespace(train=[range(300)] * 10)  # 3000 training frames
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert finetune.stage1_steps(profile, world) == 938  # ceil(5 * 3000 / 16)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert finetune.stage1_steps(profile, world) == 469  # ceil(5 * 3000 / 32)
+    assert finetune.stage1_steps(load_profile("smoke"), world) == load_profile("smoke").stage1.steps
+
+
 SCRIPT = """
 import sys
 from dreampose import stages

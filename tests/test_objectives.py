@@ -18,6 +18,20 @@ def test_dropout_rates_are_as_configured(image, pose, both):
     assert abs((drop_i & drop_p).float().mean() - both) < tol
 
 
+def test_the_paper_profile_drops_as_the_authors_code_splits_dropout_rate_0_15():
+    """5% pose only, 5% image only, 5% both (the authors' thirds of 0.15), 85% keep both."""
+    from dreampose.config import load_profile
+
+    s1 = load_profile("paper").stage1
+    n = 200_000
+    drop_i, drop_p = dropout_masks(n, s1.image_dropout, s1.pose_dropout, s1.both_dropout,
+                                   torch.Generator().manual_seed(1))
+    shares = [(drop_p & ~drop_i).float().mean(), (drop_i & ~drop_p).float().mean(), (drop_i & drop_p).float().mean()]
+    tol = 4 * (0.05 * 0.95 / n) ** 0.5  # 4 standard errors of a 5% share
+    assert all(abs(share - 0.05) < tol for share in shares), shares
+    assert abs((~drop_i & ~drop_p).float().mean() - 0.85) < 4 * (0.85 * 0.15 / n) ** 0.5
+
+
 def batch(n=4, seed=0):
     g = torch.Generator().manual_seed(seed)
     img = torch.rand(n, 3, 32, 32, generator=g) * 2 - 1

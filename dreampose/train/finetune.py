@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from ..cache import world_size
 from ..config import Profile
 from ..files import atomic_path
 from .loop import LoopConfig, TrainingError, train
@@ -27,6 +28,16 @@ from .objectives import DecoderObjective, DreamPoseObjective
 
 PIPELINE_DIR = "pipeline"  # the name dreampose.stages reads back
 SNAPSHOT_DIR = "snapshots"  # snapshots/step-000250/pipeline/, ...: the pipeline after that many steps
+
+
+def stage1_steps(profile: Profile, world) -> int:
+    """Optimizer steps of stage 1: ``stage1.steps``, or ``stage1.epochs`` over all training frames
+    at batch_size x grad_accum x processes samples per step (paper profile)."""
+    s1 = profile.stage1
+    if s1.epochs <= 0:
+        return s1.steps
+    frames = sum(len(v) for v in world.train)
+    return max(1, math.ceil(s1.epochs * frames / (s1.batch_size * s1.grad_accum * world_size())))
 
 
 def latent_size(profile: Profile) -> tuple[int, int]:
@@ -80,12 +91,9 @@ def train_stage1(profile: Profile, world, base, work: Path, progress: bool = Tru
     if not world.train:
         raise TrainingError("stage 1 needs training videos, the training split is empty; check data settings")
     pipe = DreamPosePipeline.from_base(base, n_poses=profile.model.n_poses, image_encoder_mode=profile.model.image_encoder)
-    steps = s1.steps
-    if s1.epochs > 0:  # paper profile: epochs over all training frames
-        frames = sum(len(v) for v in world.train)
-        steps = max(1, math.ceil(s1.epochs * frames / (s1.batch_size * s1.grad_accum)))
+    steps = stage1_steps(profile, world)
     data = PairDataset(world.train, profile.model.n_poses, latent_size(profile),
-                       length=steps * s1.grad_accum * s1.batch_size, seed=profile.seed)
+                       length=steps * s1.grad_accum * s1.batch_size * world_size(), seed=profile.seed)
     objective = DreamPoseObjective(pipe, s1.image_dropout, s1.pose_dropout, s1.both_dropout)
     if s1.gradient_checkpointing:
         pipe.unet.enable_gradient_checkpointing()
@@ -114,7 +122,8 @@ def train_subject(profile: Profile, pipe, person, work: Path, progress: bool = T
 
     sub = profile.subject
     data = SubjectDataset(list(video_to_tensor(person.images)), subject_windows(profile, person),
-                          length=sub.steps * sub.batch_size, seed=profile.seed, random_crop=sub.random_crop,
+                          length=sub.steps * sub.batch_size * world_size(), seed=profile.seed,
+                          random_crop=sub.random_crop,
                           crop_scale=sub.crop_scale)
     cfg = LoopConfig(steps=sub.steps, lr=sub.lr, batch_size=sub.batch_size,
                      checkpoint_every=sub.checkpoint_every, seed=profile.seed, desc=f"subject {person.name}")
@@ -130,7 +139,7 @@ def train_decoder(profile: Profile, pipe, person, work: Path, progress: bool = T
     dec = profile.decoder
     frames = list(video_to_tensor(person.images))
     no_pose = [torch.zeros(2, 1, 1) for _ in frames]  # the decoder sees images only
-    data = SubjectDataset(frames, no_pose, length=dec.steps * dec.batch_size, seed=profile.seed,
+    data = SubjectDataset(frames, no_pose, length=dec.steps * dec.batch_size * world_size(), seed=profile.seed,
                           random_crop=profile.subject.random_crop, crop_scale=profile.subject.crop_scale)
     cfg = LoopConfig(steps=dec.steps, lr=dec.lr, batch_size=dec.batch_size,
                      checkpoint_every=dec.checkpoint_every, seed=profile.seed, desc=f"decoder {person.name}")
