@@ -36,6 +36,7 @@ from .data.pose import as_pose_windows
 from .guidance import check_scale, guided_eps, null_image_condition, null_pose
 from .models.adapter import DreamPoseAdapter
 from .models.surgery import expand_conv_in, n_poses_of
+from .settings import nearest_sizes
 
 SCHEDULERS = {
     "pndm": (PNDMScheduler, {"skip_prk_steps": True}),
@@ -56,6 +57,11 @@ def make_scheduler(name: str, config):
     return cls.from_config(config, **extra)
 
 
+def _sample_size(vae) -> tuple[int, int]:
+    s = vae.config.sample_size
+    return (s, s) if isinstance(s, int) else tuple(s)
+
+
 @dataclass
 class DreamPoseOutput(BaseOutput):
     """``frames``: T PIL images, a (T, H, W, 3) array or (T, 3, H, W) tensor in [0, 1], or latents."""
@@ -74,16 +80,22 @@ class DreamPosePipeline(DiffusionPipeline):
                               feature_extractor=feature_extractor, scheduler=scheduler)
 
     @classmethod
-    def from_base(cls, base, n_poses: int = 5, image_encoder_mode: str = "clip+vae") -> "DreamPosePipeline":
+    def from_base(cls, base, n_poses: int = 5, image_encoder_mode: str = "clip+vae",
+                  size: tuple[int, int] | None = None) -> "DreamPosePipeline":
         """DreamPose at initialisation (paper 4.2): the base UNet with conv_in surgery, a zero-init adapter.
 
         UNet and VAE are copied (they are finetuned later); the frozen CLIP image tower and its
         processor are shared with ``base``. Scheduler: PNDM (paper 4.4) from the base's config.
+        ``size``: the (height, width) the pipeline renders when a call names none, kept in the
+        VAE's ``sample_size`` (default: the base VAE's, 512 x 512 for SD, not the paper's 640 x 512).
         """
         unet = expand_conv_in(copy.deepcopy(base.unet), n_poses)
         adapter = DreamPoseAdapter.for_encoders(base.image_encoder, unet, base.vae, image_encoder_mode)
         scheduler = make_scheduler("pndm", base.scheduler.config)
-        return cls(vae=copy.deepcopy(base.vae), unet=unet, adapter=adapter, image_encoder=base.image_encoder,
+        vae = copy.deepcopy(base.vae)
+        if size is not None and tuple(size) != _sample_size(vae):
+            vae.register_to_config(sample_size=list(size))
+        return cls(vae=vae, unet=unet, adapter=adapter, image_encoder=base.image_encoder,
                    feature_extractor=base.feature_extractor, scheduler=scheduler)
 
     @property
@@ -93,8 +105,7 @@ class DreamPosePipeline(DiffusionPipeline):
     @property
     def image_size(self) -> tuple[int, int]:
         """Default output (height, width): the VAE's sample size (override per call)."""
-        s = self.vae.config.sample_size
-        return (s, s) if isinstance(s, int) else tuple(s)
+        return _sample_size(self.vae)
 
     @property
     def latent_factor(self) -> int:
@@ -158,9 +169,11 @@ class DreamPosePipeline(DiffusionPipeline):
                              f"got {unknown}")
         h = self.image_size[0] if height is None else height
         w, f = self.image_size[1] if width is None else width, self.latent_factor
-        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 and not v % f for v in (h, w)):
+        integers = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in (h, w))
+        if not (integers and all(v > 0 and not v % f for v in (h, w))):
+            hint = f"; the nearest valid sizes are {nearest_sizes(int(h), int(w), f)}" if integers else ""
             raise ValueError(f"height and width must be positive multiples of {f} (the VAE's downsampling), "
-                             f"got {h!r}x{w!r}")
+                             f"got {h!r}x{w!r} (height x width){hint}")
         return s_image, s_pose, h, w
 
     def prepare_poses(self, poses, height: int, width: int, frames: list[int] | None = None):

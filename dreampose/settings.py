@@ -81,6 +81,18 @@ def set_value(profile: Profile, key: str, value: Any) -> None:
             setattr(obj, part, _coerce(key, tp, value))
 
 
+def nearest_sizes(a: int, b: int, multiple: int) -> str:
+    """The sizes nearest to ``a x b`` whose sides are positive multiples of ``multiple``, rounded
+    down and up: nearest_sizes(500, 640, 8) = '496x640 or 504x640'."""
+    def down(v: int) -> int:
+        return max(multiple, v // multiple * multiple)
+
+    def up(v: int) -> int:
+        return max(multiple, -(-v // multiple) * multiple)
+
+    return " or ".join(dict.fromkeys([f"{down(a)}x{down(b)}", f"{up(a)}x{up(b)}"]))
+
+
 def validate(p: Profile) -> None:
     """Range checks that types alone cannot express."""
     positive = {
@@ -123,10 +135,11 @@ def validate(p: Profile) -> None:
             raise ConfigError(f"{key} must be a finite number, got {value}; e.g. --set {key}=3 (paper: s_I 8, s_p 3)")
     if p.seed < 0:
         raise ConfigError(f"seed must be >= 0 (numpy seeds are non-negative), got {p.seed}; e.g. --set seed=0")
-    f = p.base.latent_downsample
-    if f > 0 and (p.data.width % f or p.data.height % f):
+    f, w, h = p.base.latent_downsample, p.data.width, p.data.height
+    if f > 0 and (w % f or h % f):
         raise ConfigError(f"data.width and data.height must be multiples of base.latent_downsample={f} (the VAE's "
-                          f"downsampling), got {p.data.width}x{p.data.height}; round them to a multiple of {f}")
+                          f"downsampling), got {w}x{h} (width x height); the nearest valid sizes are "
+                          f"{nearest_sizes(w, h, f)}")
     if p.data.min_seconds > p.data.max_seconds:
         raise ConfigError("data.min_seconds must be <= data.max_seconds")
     if not 0.0 < p.subject.crop_scale <= 1.0:

@@ -273,9 +273,16 @@ def _(tmp, mp):
 
 
 @row("size-not-multiple", ConfigError, r"data\.width and data\.height must be multiples of base\.latent_downsample=4 "
-                                      r".*got 30x32; round them to a multiple of 4")
+                                      r".*got 30x32 \(width x height\); the nearest valid sizes are 28x32 or 32x32$")
 def _(tmp, mp):
     load_profile("smoke", ["data.width=30"])
+
+
+@row("paper-size-not-multiple", ConfigError, r"multiples of base\.latent_downsample=8 \(the VAE's downsampling\), "
+                                            r"got 500x640 \(width x height\); the nearest valid sizes are 496x640 or "
+                                            r"504x640$")
+def _(tmp, mp):
+    load_profile("paper", ["data.width=500"])
 
 
 @row("batch-zero", ConfigError, r"stage1\.batch_size must be > 0, got 0")
@@ -336,9 +343,20 @@ def _(tmp, mp):
     call_pipeline(mp, num_inference_steps=0)
 
 
-@row("pipeline-size-negative", ValueError, r"height and width must be positive multiples of 4 .*got -8x32")
+@row("pipeline-size-negative", ValueError, r"height and width must be positive multiples of 4 .*got -8x32 "
+                                          r"\(height x width\); the nearest valid sizes are 4x32$")
 def _(tmp, mp):
     call_pipeline(mp, height=-8)
+
+
+@row("pipeline-size-paper", ValueError, r"height and width must be positive multiples of 8 \(the VAE's downsampling\), "
+                                       r"got 500x512 \(height x width\); the nearest valid sizes are 496x512 or 504x512$")
+def _(tmp, mp):
+    from benchmarks.paper_models import paper_pipeline
+
+    pipe = paper_pipeline(tiny=True)  # the paper's shapes at reduced widths: VAE downsampling 8
+    mp.setattr(pipe.unet, "forward", lambda *a, **k: pytest.fail("the UNet ran before the input was checked"))
+    pipe(torch.zeros(3, 640, 512), torch.zeros(5, 2, 80, 64), height=500, width=512, output_type="np")
 
 
 @row("pipeline-latents-nan", ValueError, r"latents contain NaN or inf; pass finite initial noise")
