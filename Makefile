@@ -8,7 +8,7 @@ PROFILE ?= tiny
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: reproduce test venv bench diagnose clean-cache notebooks doctor
+.PHONY: reproduce test venv bench gpu-check diagnose clean-cache notebooks doctor
 
 venv: $(VENV)/.installed
 
@@ -30,6 +30,9 @@ test: venv
 
 bench: venv  # speed, quality and memory ratios on the cached tiny artifacts (after `make reproduce`)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+gpu-check: venv  # speed and memory of the paper's models (random weights, no download) on a CUDA GPU; says so without one
+	$(BIN)/python -m benchmarks.gpu $(GPU_ARGS)
 
 diagnose: venv  # where the tiny profile's error comes from, on validation subjects (trains variants; PARTS="vae stage1")
 	$(BIN)/python -m benchmarks.fidelity $(if $(PARTS),--parts $(shell echo $(PARTS) | tr ' ' ','))

@@ -1,9 +1,11 @@
 """Paper-scale ESTIMATES (nothing here runs at paper scale): FLOPs, A100 time, training memory.
+Measurements on a GPU: ``python -m benchmarks.gpu`` (``make gpu-check``).
 
-The SD 1.5 UNet is built from its published config on the meta device (no weights, no
-memory), with DreamPose's conv_in surgery (4 + 2 x 5 pose channels) and 768-d conditioning
-tokens; torch.utils.flop_counter.FlopCounterMode counts one call at 512x640 (a 64x80
-latent), with explicit attention so its matmuls are counted. Activation memory for training
+The SD 1.x UNet (SD 1.4's, the paper profile's; SD 1.5 has the same) is built from its config
+in benchmarks/configs/sd14 on the meta device (no weights, no memory), with DreamPose's conv_in
+surgery (4 + 2 x 5 pose channels) and 768-d conditioning tokens;
+torch.utils.flop_counter.FlopCounterMode counts one call at 512x640 (a 64x80 latent), with
+explicit attention so its matmuls are counted. Activation memory for training
 is the sum of the tensors autograd saves in one forward pass (saved_tensors_hooks), with and
 without gradient checkpointing.
 """
@@ -12,12 +14,6 @@ from __future__ import annotations
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-SD15_UNET = dict(
-    sample_size=64, in_channels=4 + 2 * 5, out_channels=4, layers_per_block=2,
-    block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=768, attention_head_dim=8,
-    down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-    up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-)
 LATENT = (64, 80)  # 512 x 640 px / 8
 TOKENS = 50 + 64  # c_I: CLIP's 257 tokens are pooled by the adapter; ~50-120 tokens, FLOP share is tiny
 A100_BF16_PEAK = 312e12
@@ -25,12 +21,14 @@ PAPER_S_PER_FRAME = 18.0  # paper: ~18 s per frame on an A100
 PAPER_EVALS = 101 * 3  # PNDM 100 (101 UNet evaluations) x 3 guidance branches
 
 
-def sd15_unet():
+def sd_unet():
     from diffusers import UNet2DConditionModel
     from diffusers.models.attention_processor import AttnProcessor
 
+    from .paper_models import configs
+
     with torch.device("meta"):
-        unet = UNet2DConditionModel(**SD15_UNET)
+        unet = UNet2DConditionModel.from_config({**configs()["unet"], "in_channels": 4 + 2 * 5})
     unet.set_attn_processor(AttnProcessor())  # explicit matmuls: counted by FlopCounterMode
     return unet
 
@@ -67,7 +65,7 @@ def activation_bytes(unet, batch: int, checkpointing: bool) -> int:
 
 
 def estimate(our_evals_per_frame: int, our_label: str, micro_batch: int = 4) -> dict:
-    unet = sd15_unet()
+    unet = sd_unet()
     n_params = sum(p.numel() for p in unet.parameters())
     flops = unet_flops(unet)
     throughput = PAPER_EVALS * flops / PAPER_S_PER_FRAME  # effective FLOP/s implied by the paper's 18 s

@@ -90,7 +90,7 @@ class DreamPosePipeline(DiffusionPipeline):
         VAE's ``sample_size`` (default: the base VAE's, 512 x 512 for SD, not the paper's 640 x 512).
         """
         unet = expand_conv_in(copy.deepcopy(base.unet), n_poses)
-        adapter = DreamPoseAdapter.for_encoders(base.image_encoder, unet, base.vae, image_encoder_mode)
+        adapter = DreamPoseAdapter.for_encoders(base.image_encoder, unet, base.vae, image_encoder_mode).to(unet.device)
         scheduler = make_scheduler("pndm", base.scheduler.config)
         vae = copy.deepcopy(base.vae)
         if size is not None and tuple(size) != _sample_size(vae):

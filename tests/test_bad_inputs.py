@@ -349,8 +349,9 @@ def _(tmp, mp):
     call_pipeline(mp, height=-8)
 
 
-@row("pipeline-size-paper", ValueError, r"height and width must be positive multiples of 8 \(the VAE's downsampling\), "
-                                       r"got 500x512 \(height x width\); the nearest valid sizes are 496x512 or 504x512$")
+@row("pipeline-size-paper", ValueError, r"height and width must be positive multiples of 8 \(the VAE's "
+                                       r"downsampling\), got 500x512 \(height x width\); the nearest valid sizes are "
+                                       r"496x512 or 504x512$")
 def _(tmp, mp):
     from benchmarks.paper_models import paper_pipeline
 

@@ -1,5 +1,6 @@
 """The benchmark code on dummy components: the authors' reference loop computes what the pipeline does."""
 import importlib
+import math
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,55 @@ def test_fidelity_runner_accumulates_parts(tmp_path):
     assert "## vae" in text and "--parts vae --videos 2" in text and "vae_psnr_db" in text
     with pytest.raises(SystemExit):
         fidelity.main(["--parts", "vae,colour", "--out", str(tmp_path)])
+
+
+def test_gpu_check_without_cuda_says_so_in_one_line(monkeypatch, capsys):
+    from benchmarks import gpu
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert gpu.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith("benchmarks.gpu needs a CUDA GPU")
+    for argv in (["--device", "cpu"], ["--device", "cpu", "--tiny"],
+                 ["--device", "cpu", "--tiny", "--out", str(gpu.RESULTS)]):
+        with pytest.raises(SystemExit):  # full size on a CPU, or toy numbers over the committed results
+            gpu.main(argv)
+
+
+def test_gpu_check_runs_at_toy_size_on_cpu(tmp_path):
+    """`python -m benchmarks.gpu --device cpu --tiny`: every row of the GPU check, paper structure at toy widths."""
+    import json
+
+    from benchmarks import gpu
+
+    committed = {p.name: p.stat().st_mtime_ns for p in gpu.RESULTS.glob("gpu.*")}
+    assert gpu.main(["--device", "cpu", "--tiny", "--out", str(tmp_path)]) == 0
+    r = json.loads((tmp_path / "gpu.json").read_text())
+    assert r["setting"]["size"] == [80, 64] and r["setting"]["tiny"]
+    assert {(x["sampler"], x["dtype"]) for x in r["sampling"]} == {
+        (f"{name} 2", dtype) for name in ("pndm", "dpm++") for dtype in ("fp16", "bf16")}
+    assert all(x["finite"] and x["s_per_frame"] > 0 and x["peak_gb"] is None for x in r["sampling"])
+    rows = {(x["stage"], x["gradient_checkpointing"], x["optimizer"], x["attention"]): x for x in r["training"]}
+    assert len(rows) == 13 and ("stage1", False, "AdamW", "explicit") in rows
+    try:
+        import bitsandbytes  # noqa: F401
+        has_bnb = True
+    except ImportError:
+        has_bnb = False
+    for (stage, ckpt, optimizer, attention), x in rows.items():
+        assert ("skipped" in x) == (optimizer == "8-bit Adam" and not has_bnb)
+        assert "skipped" in x or (x["step_s"] > 0 and math.isfinite(x["loss"]) and x["micro_batch"] == 4)
+    launch = r["launch"]
+    assert launch["ok"] and launch["processes"] == 1 and (launch["micro_batch"], launch["grad_accum"]) == (4, 4)
+    md = (tmp_path / "gpu.md").read_text()
+    assert "## Sampling" in md and "## Finetuning step" in md and "## accelerate launch" in md
+    assert {p.name: p.stat().st_mtime_ns for p in gpu.RESULTS.glob("gpu.*")} == committed
+
+
+def test_the_paper_models_are_built_on_the_device_asked_for():
+    """What the GPU check builds on "cuda" lands there, adapter included (the meta device stands in)."""
+    from benchmarks.paper_models import paper_pipeline
+
+    pipe = paper_pipeline(tiny=True, device="meta")
+    for module in (pipe.vae, pipe.unet, pipe.adapter, pipe.image_encoder):
+        assert {p.device.type for p in module.parameters()} == {"meta"}

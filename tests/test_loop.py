@@ -42,6 +42,12 @@ def test_loss_falls_and_log_is_written(tmp_path):
     assert out["resumed_from"] == 0
 
 
+def test_save_final_false_skips_only_the_last_checkpoint(tmp_path):
+    train(Regression(), make_batch, cfg(steps=25, save_final=False), tmp_path, progress=False)
+    assert latest_checkpoint(tmp_path)[0] == 20  # the periodic ones stay, the final one is not written
+    assert len((tmp_path / "loss.csv").read_text().splitlines()) == 26  # the log has every step
+
+
 def test_resumed_run_ends_with_the_same_weights(tmp_path):
     full = train(Regression(), make_batch, cfg(), tmp_path / "a", progress=False)["model"]
 

@@ -90,8 +90,9 @@ def train_stage1(profile: Profile, world, base, work: Path, progress: bool = Tru
     s1 = profile.stage1
     if not world.train:
         raise TrainingError("stage 1 needs training videos, the training split is empty; check data settings")
-    pipe = DreamPosePipeline.from_base(base, n_poses=profile.model.n_poses, image_encoder_mode=profile.model.image_encoder,
-                                       size=(profile.data.height, profile.data.width))
+    pipe = DreamPosePipeline.from_base(base, n_poses=profile.model.n_poses,
+                                       image_encoder_mode=profile.model.image_encoder,
+                                       size=(profile.data.height, profile.data.width))  # the default output size
     steps = stage1_steps(profile, world)
     data = PairDataset(world.train, profile.model.n_poses, latent_size(profile),
                        length=steps * s1.grad_accum * s1.batch_size * world_size(), seed=profile.seed)

@@ -41,6 +41,7 @@ class LoopConfig:
     weight_decay: float = 1e-2
     max_grad_norm: float = 1.0
     desc: str = "train"
+    save_final: bool = True  # False: no checkpoint after the last step (benchmarks that measure steps)
 
     def check(self) -> None:
         for name in ("steps", "lr", "batch_size", "grad_accum"):
@@ -184,10 +185,11 @@ def train(model: nn.Module, make_batch: Callable[[list[int]], dict], cfg: LoopCo
         bar.update(1)
         bar.set_postfix(loss=f"{loss_value:.4f}")
         done = step + 1 == cfg.steps
-        if done or (cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0):
+        due = cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0
+        if (done and cfg.save_final) or due:
             _save_checkpoint(accelerator, work_dir, step + 1)
-            if accelerator.is_main_process:
-                _write_log(log_path, rows)
+        if (done or due) and accelerator.is_main_process:
+            _write_log(log_path, rows)
         if on_step is not None and accelerator.is_main_process:
             on_step(step + 1)
     bar.close()
