@@ -1,12 +1,15 @@
-"""The DensePose error model: invariants, determinism, each error at its size, flicker."""
+"""The DensePose error model: invariants, determinism, each error at its size, flicker, the world's switch."""
 import dataclasses
 
 import numpy as np
 import pytest
 
+from dreampose.config import load_profile
+from dreampose.data import world as world_mod
 from dreampose.data.pose_errors import MISSABLE, PoseErrors, body_height_px, estimate, flip_share
-from dreampose.data.synthetic import random_subject, render_video, with_dynamics
-from dreampose.data.world import synthetic_video
+from dreampose.data.synthetic import random_motion, random_subject, render_video, with_dynamics
+from dreampose.data.world import make_world, synthetic_video, validation_videos
+from dreampose.settings import ConfigError
 
 NONE = PoseErrors(boundary_cm=0.0, uv_error=0.0, box_offset=0.0, box_scale=0.0, missing_share=0.0)
 
@@ -153,3 +156,31 @@ def test_flicker_on_a_static_pose_grows_as_the_frame_correlation_falls():
 
     independent, weak, strong = flicker(0.0), flicker(0.5), flicker(0.9)
     assert independent > weak > strong > 0
+
+
+def test_the_world_switch_changes_the_iuv_only():
+    exact = synthetic_video(0, "test", 2, 32, 32, 30, 0.3, 0.3)
+    estimated = synthetic_video(0, "test", 2, 32, 32, 30, 0.3, 0.3, "densepose")
+    rng = np.random.default_rng([0, 1, 2])  # the exact world as rendered before the switch existed
+    subject = random_subject(rng)
+    n_frames = int(round(rng.uniform(0.3, 0.3) * 30))
+    frames, iuv = render_video(subject, random_motion(rng, n_frames, 30), 32, 32)
+    assert np.array_equal(exact.iuv, iuv) and np.array_equal(exact.frames, frames)
+    assert np.array_equal(estimated.frames, frames) and not np.array_equal(estimated.iuv, iuv)
+    assert (estimated.caption, estimated.meta, estimated.name) == (exact.caption, exact.meta, exact.name)
+    assert np.array_equal(estimated.iuv, estimate(iuv, np.random.default_rng([0, 1, 2, 1])))
+
+
+def test_the_profile_key_reaches_every_video(monkeypatch):
+    profile = load_profile("smoke", ["data.n_train_videos=1", "data.n_test_videos=1", "data.max_seconds=0.5",
+                                     "data.pose_estimate=densepose"])
+    assert load_profile("smoke").data.pose_estimate == "exact"
+    assert profile.stage_hash("data") != load_profile("smoke", ["data.n_train_videos=1", "data.n_test_videos=1",
+                                                                 "data.max_seconds=0.5"]).stage_hash("data")
+    monkeypatch.setattr(world_mod.os, "cpu_count", lambda: 1)  # render in this process
+    world = make_world(profile, progress=False)
+    for video in world.train + world.test + validation_videos(profile, 1):
+        exact = synthetic_video(0, video.meta["split"], 0, 32, 32, 30, 0.5, 0.5)
+        assert np.array_equal(video.frames, exact.frames) and not np.array_equal(video.iuv, exact.iuv)
+    with pytest.raises(ConfigError, match="pose_estimate"):
+        load_profile("paper", ["data.pose_estimate=densepose"])
