@@ -19,8 +19,8 @@ Lengths are in cm of a 170 cm body, turned into pixels by the body's height in t
 (tiny world: about 53 px, 3.2 cm per pixel). Values and sources (reasoning: docs/pose_errors.md;
 "R_50" is detectron2's densepose_rcnn_R_50_FPN_s1x, the model the DreamPose authors ran):
 
-    boundary_cm         1.5   chosen to keep the silhouette IoU near 0.85-0.9: R_50's GPSm AP
-                              65.3 >= its GPS AP 63.7, and GPSm = sqrt(GPS * mask IoU)
+    boundary_cm         1.5   chosen for a silhouette IoU near 0.9: R_50's GPSm AP 65.3 >=
+                              its GPS AP 63.7, and GPSm = sqrt(GPS * mask IoU)
     boundary_length_cm  15    chosen, no published figure (DensePose's masks are smooth blobs)
     uv_error            0.05  chosen; about 0.15 of the per-part GPS scale kappa (11-35 cm, the
                               DensePose COCO evaluation), small beside COCO's errors
