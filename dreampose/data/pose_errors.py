@@ -43,7 +43,7 @@ from .video import DataError
 
 BODY_CM = 170.0  # the body height the lengths are measured against
 MISSABLE = ((3,), (4,), (5,), (6,), (20, 22, 3), (19, 21, 4))  # hands, feet, lower arms with their hand
-DISPLACEMENT_CLIP = 2.0  # edges move at most this many boundary_cm
+DISPLACEMENT_CLIP = 2.0  # the edge displacement is clipped at this many stds (boundary_cm), per axis
 
 
 @dataclass(frozen=True)
