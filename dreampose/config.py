@@ -35,6 +35,7 @@ class DataConfig:
     n_test_videos: int = 8
     min_seconds: float = 2.0
     max_seconds: float = 4.0
+    pose_estimate: Literal["exact", "densepose"] = "exact"  # synthetic IUV: exact, or with DensePose's errors
 
 
 @dataclass

@@ -144,6 +144,9 @@ def validate(p: Profile) -> None:
         raise ConfigError("data.min_seconds must be <= data.max_seconds")
     if not 0.0 < p.subject.crop_scale <= 1.0:
         raise ConfigError(f"subject.crop_scale must be in (0, 1], got {p.subject.crop_scale}")
+    if p.data.source == "ubc" and p.data.pose_estimate != "exact":
+        raise ConfigError("data.pose_estimate applies to the synthetic world; UBC Fashion's poses are DensePose "
+                          "estimates already (leave data.pose_estimate=exact)")
     if p.data.source == "ubc" and not p.data.root:
         raise ConfigError("data.source=ubc needs data.root=<folder of UBC Fashion> (see docs/ubc_fashion.md)")
     if p.base.source == "hub" and not p.base.pretrained:

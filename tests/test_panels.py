@@ -93,6 +93,23 @@ def test_every_panel_draws_and_saves(tmp_path):
         assert save(fig, tmp_path / f"{name}.png").stat().st_size > 1000
 
 
+def test_pose_errors_panel_draws_exact_estimate_and_difference(tmp_path):
+    exact = person_iuv()
+    estimated = exact.copy()
+    estimated[:, 4, 3, 0] = 0  # body lost
+    estimated[:, 3, 3] = (2, 128, 128)  # body gained
+    estimated[:, 10, 3, 0] = 2  # another part
+    estimated[:, 12, 4, 1] = 192  # U moved by a quarter
+    diff = panels.iuv_difference(exact, estimated)
+    colours = panels.poses.LABEL_CHANGES
+    for (y, x), kind in {(4, 3): "body lost", (3, 3): "body gained", (10, 3): "other part"}.items():
+        assert np.allclose(diff[:, y, x], colours[kind])
+    assert np.allclose(diff[0, 12, 4], 64 / 255 / panels.poses.UV_FULL_SCALE) and not diff[0, 0, 0].any()
+    fig = panels.pose_errors_panel(exact, estimated, frames=list(range(10, 15)), n_cols=3)
+    assert len(fig.axes) == 3 * 3 and fig.axes[0].get_title() == "frame 10"
+    assert save(fig, tmp_path / "pose_errors.png").stat().st_size > 1000
+
+
 def test_error_map():
     a = np.zeros((2, 2, 3), np.uint8)
     b = np.full((2, 2, 3), 255, np.uint8)

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..cache import Cache
 from ..config import Profile
+from .pose_errors import estimate
 from .synthetic import random_motion, random_subject, render_video
 from .video import Video
 
@@ -40,13 +41,18 @@ def view_of(yaw: float) -> str:
 
 
 def synthetic_video(seed: int, split: str, index: int, width: int, height: int, fps: int,
-                    min_seconds: float, max_seconds: float) -> Video:
-    """One deterministic video of the synthetic world."""
-    rng = np.random.default_rng([seed, STREAMS.index(split), index])
+                    min_seconds: float, max_seconds: float, pose_estimate: str = "exact") -> Video:
+    """One deterministic video of the synthetic world. With ``pose_estimate="densepose"`` its IUV
+    is a DensePose-like estimate (`pose_errors.estimate`, drawn from a stream of its own, so the
+    frames and the subject stay those of the exact video)."""
+    stream = [seed, STREAMS.index(split), index]
+    rng = np.random.default_rng(stream)
     subject = random_subject(rng)
     n_frames = int(round(rng.uniform(min_seconds, max_seconds) * fps))
     motion = random_motion(rng, max(n_frames, 1), fps)
     frames, iuv = render_video(subject, motion, width, height)
+    if pose_estimate == "densepose":
+        iuv = estimate(iuv, np.random.default_rng([*stream, 1]))
     meta = {**subject.meta(), "yaw": [round(float(y), 4) for y in motion.yaw], "split": split,
             "seed": seed, "index": index, "synthetic": True}
     return Video(f"{split}_{index:03d}", frames, iuv, fps, subject.outfit.caption(), meta)
@@ -64,7 +70,7 @@ def make_world(profile: Profile, progress: bool = True) -> World:
     from tqdm.auto import tqdm
 
     d = profile.data
-    jobs = [(profile.seed, split, i, d.width, d.height, d.fps, d.min_seconds, d.max_seconds)
+    jobs = [(profile.seed, split, i, d.width, d.height, d.fps, d.min_seconds, d.max_seconds, d.pose_estimate)
             for split, n in (("train", d.n_train_videos), ("test", d.n_test_videos)) for i in range(n)]
     workers = min(len(jobs), os.cpu_count() or 1)
     bar = tqdm(total=len(jobs), desc="rendering the synthetic world", disable=not progress)
@@ -127,5 +133,5 @@ def validation_videos(profile: Profile, n: int) -> list[Video]:
     if d.source != "synthetic":
         raise DataError("validation subjects exist for the synthetic world only; on UBC Fashion hold out "
                         "training videos yourself (data.n_train_videos) to choose settings")
-    return [synthetic_video(profile.seed, "val", i, d.width, d.height, d.fps, d.min_seconds, d.max_seconds)
-            for i in range(n)]
+    return [synthetic_video(profile.seed, "val", i, d.width, d.height, d.fps, d.min_seconds, d.max_seconds,
+                            d.pose_estimate) for i in range(n)]
