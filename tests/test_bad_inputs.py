@@ -246,6 +246,12 @@ def _(tmp, mp):
     load_profile("smoke", ["sample.scheduler=adam"])
 
 
+@row("pose-estimate-on-ubc", ConfigError, r"data\.pose_estimate applies to the synthetic world; UBC Fashion's poses "
+                                         r"are DensePose estimates already")
+def _(tmp, mp):
+    load_profile("paper", ["data.pose_estimate=densepose"])
+
+
 @row("steps-zero", ConfigError, r"stage1\.steps must be > 0, got 0")
 def _(tmp, mp):
     load_profile("smoke", ["stage1.steps=0"])
