@@ -54,7 +54,6 @@ from .inception import fid, load_inception
 from .weights import NA, hub_weights
 
 
-
 class MetricError(ValueError):
     """Images that cannot be compared; the message names the problem and the fix."""
 

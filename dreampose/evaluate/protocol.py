@@ -20,11 +20,11 @@ resized there (bilinear, anti-aliased, on [0, 1] floats, no re-quantisation); fr
 aspect ratio differs from the ground truth's by more than 1 % are refused, not stretched.
 
 Aggregation: a video's value is the mean over its target frames (temporal metrics: over its
-consecutive pairs); a table cell is the mean ± sample std (ddof 1) over videos. FID and FVD
-are set-level: one value per method over the target frames (16-frame clips) of all videos,
-against the same ground-truth frames, at the comparison size (``Result.set_level``). With equal
+consecutive pairs); a table cell is the mean ± sample std (ddof 1) over videos. With equal
 frame counts the mean equals the paper's mean over all frames. A PSNR of inf (identical
-frames) makes the mean inf and the std undefined; cells then read "inf".
+frames) makes the mean inf and the std undefined; cells then read "inf". FID and FVD are
+set-level: one value per method over the target frames (16-frame clips) of all videos,
+against the same ground-truth frames, at the comparison size (``Result.set_level``).
 """
 from __future__ import annotations
 
