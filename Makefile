@@ -28,6 +28,18 @@ notebooks: venv  ## execute notebooks/ with papermill (up-to-date ones are skipp
 test: venv
 	$(BIN)/python -m pytest
 
+# The lower bounds of diffusers and transformers, read from pyproject.toml ("diffusers==0.29.0 ...").
+LOWEST := $(shell sed -n 's/^ *"\(diffusers\|transformers\)>=\([0-9.]*\)".*/\1==\2/p' pyproject.toml)
+TESTS  ?= tests
+
+.PHONY: test-lowest
+test-lowest:  ## the tests in .venv-lowest at the lowest supported diffusers and transformers (TESTS= picks some)
+	test -x .venv-lowest/bin/python || $(PYTHON) -m venv .venv-lowest
+	.venv-lowest/bin/pip install -q --upgrade pip
+	.venv-lowest/bin/pip install -q torch==2.13.0 $(LOWEST)
+	.venv-lowest/bin/pip install -q -e '.[dev]' $(LOWEST)
+	.venv-lowest/bin/python -m pytest $(TESTS)
+
 bench: venv  # speed, quality and memory ratios on the cached tiny artifacts (after `make reproduce`)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 

@@ -29,7 +29,6 @@ import torch
 from diffusers import (DDIMScheduler, DiffusionPipeline, DPMSolverMultistepScheduler, EulerDiscreteScheduler,
                        PNDMScheduler)
 from diffusers.utils import BaseOutput
-from diffusers.utils.torch_utils import randn_tensor
 
 from .data.images import as_image_batch, clip_preprocess
 from .data.pose import as_pose_windows
@@ -191,16 +190,17 @@ class DreamPosePipeline(DiffusionPipeline):
     def prepare_latents(self, frames: list[int], n_total: int, height: int, width: int, generator=None, latents=None):
         """Initial noise z_T (len(frames), C, h, w) on the UNet's device, before init_noise_sigma, per pose
         index: one generator draws all ``n_total`` poses' noise and keeps the rows of ``frames``;
-        generator k of a list draws rendered frame k's."""
+        generator k of a list draws rendered frame k's. Drawn on the CPU (CPU generators), so a seed gives
+        the same noise on any device."""
         f, n_frames = self.latent_factor, len(frames)
         shape = (n_frames, self.vae.config.latent_channels, height // f, width // f)
         if isinstance(generator, list) and len(generator) != n_frames:
             raise ValueError(f"generator is a list of {len(generator)} generators; pass one per rendered frame "
                              f"({n_frames}) or a single torch.Generator")
         if latents is None and isinstance(generator, list):
-            latents = randn_tensor(shape, generator=generator, dtype=torch.float32)
+            latents = torch.cat([torch.randn((1, *shape[1:]), generator=g, dtype=torch.float32) for g in generator])
         elif latents is None:
-            latents = randn_tensor((n_total, *shape[1:]), generator=generator, dtype=torch.float32)[frames]
+            latents = torch.randn((n_total, *shape[1:]), generator=generator, dtype=torch.float32)[frames]
         elif tuple(latents.shape) != shape:
             raise ValueError(f"latents must have shape {shape} (frames, channels, height/{f}, width/{f}), "
                              f"got {tuple(latents.shape)}")

@@ -14,6 +14,19 @@ SD_SCHEDULER = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012
                     skip_prk_steps=True, steps_offset=1, set_alpha_to_one=False)
 
 
+def own_init(model: torch.nn.Module, seed: int) -> None:
+    """Weights from our own seeded draw (N(0, 0.02) matrices and embeddings, norms 1, biases 0), not
+    from the library's init code, which differs between versions (transformers 5 initialises CLIP
+    otherwise than 4.x): the recorded outputs then hold at the lowest supported versions too."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.ndim == 1 and name.endswith(("weight", "bias")):
+                p.fill_(1.0 if name.endswith("weight") else 0.0)
+            else:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.02)
+
+
 def dummy_base(size: int = 32, width: int = 16, seed: int = 0) -> Base:
     """Random-init VAE (4x down), UNet (in 4 channels), CLIP image tower + processor, PNDM; no text parts."""
     torch.manual_seed(seed)
@@ -27,6 +40,7 @@ def dummy_base(size: int = 32, width: int = 16, seed: int = 0) -> Base:
     image_encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(
         hidden_size=width, intermediate_size=2 * width, num_hidden_layers=1, num_attention_heads=2,
         image_size=size, patch_size=size // 4, projection_dim=width))
+    own_init(image_encoder, seed)
     processor = CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
     for m in (vae, unet, image_encoder):
         m.eval()

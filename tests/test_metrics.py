@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from dreampose.evaluate import metrics
+from dreampose.evaluate import i3d, inception, metrics
 from dreampose.evaluate.metrics import (NA, FeatureDistance, MetricError, MetricSuite, flicker, l1, psnr, ssim,
                                         temporal_l1)
 
@@ -53,6 +53,37 @@ def test_ssim_matches_constant_shift_formula():
     np.testing.assert_allclose(ssim(gen, gt), expected, atol=1e-6)
 
 
+def test_pitfall_psnr_does_not_overflow_uint8():
+    """(a - b) ** 2 on uint8 wraps around (10 - 20 = 246): PSNR must be computed on floats."""
+    a, b = np.full((1, 16, 16, 3), 10, np.uint8), np.full((1, 16, 16, 3), 20, np.uint8)
+    expected = 20 * math.log10(255 / 10)  # mse = (10 / 255)^2
+    assert psnr(a, b)[0] == pytest.approx(expected, abs=1e-5) and psnr(b, a)[0] == pytest.approx(expected, abs=1e-5)
+    assert psnr(a, b)[0] == pytest.approx(psnr(a / 255.0, b / 255.0)[0], abs=1e-9)
+    assert psnr(np.zeros_like(a), np.full_like(a, 255))[0] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_pitfall_ssim_is_on_rgb_not_grey():
+    """A change of colour at constant luminance: SSIM on a grey conversion would call it perfect."""
+    rng = np.random.default_rng(3)
+    gt = rng.uniform(0.3, 0.7, (1, 32, 32, 3))
+    v = np.cross([1.0, 1.0, 1.0], [0.299, 0.587, 0.114])  # orthogonal to mean-grey and to BT.601 luma
+    gen = gt + rng.uniform(-0.2, 0.2, (1, 32, 32, 1)) * v / np.abs(v).max()
+    for weights in ([1 / 3] * 3, [0.299, 0.587, 0.114]):
+        assert np.allclose(gen @ weights, gt @ weights)  # identical grey images
+    rgb = ssim(gen, gt)[0]
+    per_channel = [ssim(np.repeat(gen[..., c:c + 1], 3, -1), np.repeat(gt[..., c:c + 1], 3, -1))[0] for c in range(3)]
+    assert rgb < 0.9 and rgb == pytest.approx(np.mean(per_channel), abs=1e-9)
+
+
+def test_pitfall_l1_is_a_mean_over_channels_not_divided_by_hw():
+    """sum |x' - x| / (H W) over 3 channels reads 3x too high; L1 is the mean over H W 3 values."""
+    gt = np.zeros((1, 8, 8, 3), np.float32)
+    gen = gt.copy()
+    gen[..., 1] = 0.3  # one channel off by 0.3
+    assert l1(gen, gt)[0] == pytest.approx(0.1, abs=1e-7)
+    assert l1(np.full((1, 8, 8, 3), 255, np.uint8), np.zeros((1, 8, 8, 3), np.uint8))[0] == 1.0  # [0, 1] scale
+
+
 def test_temporal_metrics():
     gt = np.random.default_rng(2).uniform(0.2, 0.7, (6, 16, 16, 3)).astype(np.float32)
     assert temporal_l1(gt + 0.1, gt) == pytest.approx(0.0, abs=1e-7)
@@ -80,8 +111,9 @@ def test_perceptual_metrics_are_na_offline_and_fast(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     old = torch.hub.get_dir()
     torch.hub.set_dir(str(tmp_path))  # an empty hub cache: nothing to find
-    metrics.load_vgg.cache_clear()
-    metrics.load_lpips.cache_clear()
+    loaders = (metrics.load_vgg, metrics.load_lpips, inception.load_inception, i3d.load_i3d)
+    for loader in loaders:
+        loader.cache_clear()
     try:
         start = time.perf_counter()
         suite = MetricSuite()
@@ -89,12 +121,13 @@ def test_perceptual_metrics_are_na_offline_and_fast(tmp_path, monkeypatch):
         out = suite(frames(), frames(seed=1))
     finally:
         torch.hub.set_dir(old)
-        metrics.load_vgg.cache_clear()
-        metrics.load_lpips.cache_clear()
+        for loader in loaders:
+            loader.cache_clear()
     assert out["VGG"] == NA == "n/a: pretrained weights unavailable offline" and out["LPIPS"] == NA
-    assert set(suite.unavailable) == {"VGG", "LPIPS"} and "VGG" in suite.names
+    assert set(suite.unavailable) == {"VGG", "LPIPS", "FID", "FVD"} and "VGG" in suite.names
+    assert "FID" not in suite.names  # set-level: not a per-video value
     assert elapsed < 30  # no network wait (generous: this only guards against a hang)
-    assert not list(tmp_path.rglob("*.pth"))
+    assert not list(tmp_path.rglob("*.pt*"))
 
 
 def test_vgg_distance_runs_from_a_hub_checkpoint(tmp_path, monkeypatch):

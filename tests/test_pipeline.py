@@ -40,7 +40,7 @@ def test_output_shape_and_exact_slice(pipe):
     frames = run(pipe)
     assert frames.shape == (3, 32, 32, 3) and frames.dtype == np.float32
     assert 0 <= frames.min() and frames.max() <= 1
-    expected = np.array([0.4229, 0.5900, 0.5650, 0.3796, 0.6288, 0.5385, 0.4755, 0.5300, 0.4658])  # recorded
+    expected = np.array([0.4202, 0.5885, 0.5697, 0.3777, 0.6287, 0.5410, 0.4765, 0.5300, 0.4649])  # recorded
     assert np.abs(frames[0, -3:, -1].flatten() - expected).max() < 1e-3, frames[0, -3:, -1].flatten().round(4)
 
 

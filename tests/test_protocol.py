@@ -1,14 +1,19 @@
 """The paper's protocol: frame selection rule, comparison size, evaluate_method and its cache."""
+import dataclasses
+import hashlib
 import json
 import math
 
 import numpy as np
 import pytest
+import torch
 
 from dreampose.config import EvalConfig
 from dreampose.data.video import DataError, Video
 from dreampose.evaluate.baselines import copy_input
-from dreampose.evaluate.metrics import MetricSuite, l1
+from dreampose.evaluate.i3d import fvd
+from dreampose.evaluate.inception import fid
+from dreampose.evaluate.metrics import NA, MetricSuite, l1
 from dreampose.evaluate.protocol import comparison_size, evaluate_method, resize_frames, select_frames
 
 
@@ -164,3 +169,77 @@ def test_importer_rejects_missing_and_mis_sized_frames(tmp_path):
     (tmp_path / "a" / "00007.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match=r"cannot read .*00007\.png"):
         method(v, 0, [7])
+
+
+def tiny_set_metrics():
+    from test_frechet import TINY_FID, TINY_I3D
+
+    return [fid(TINY_FID), fvd(TINY_I3D)]
+
+
+def test_fid_and_fvd_are_set_level_over_all_videos_of_an_imported_method(tmp_path):
+    from dreampose.evaluate.importer import import_method
+    from dreampose.evaluate.tables import rows_from_results
+
+    videos = [video("a", 60, 16, 16), video("b", 60, 16, 16, seed=5)]
+    for v in videos:
+        _save_pngs(tmp_path, Video(v.name, v.frames // 2, v.iuv), range(len(v)))  # a darker method
+    cfg = EvalConfig(resolution=0, n_frames=16, min_distance=16)
+    suite = MetricSuite(perceptual=False, set_metrics=tiny_set_metrics())
+    dark = evaluate_method(import_method(tmp_path), videos, cfg, 0, tmp_path / "dark.json", suite=suite,
+                           progress=False)
+    exact = evaluate_method(oracle, videos, cfg, 0, suite=suite, progress=False)
+    assert list(dark.set_level) == ["FID", "FVD"] and "FID" not in dark.metrics
+    assert dark.set_level["FID"] > 1e-3 and dark.set_level["FVD"] > 1.0  # 32 frames, 2 clips
+    assert exact.set_level["FID"] == pytest.approx(0, abs=1e-6) and exact.set_level["FVD"] == pytest.approx(0, abs=1e-6)
+    row = rows_from_results({"dark": dark})[0]
+    assert row["FID"] == dark.set_level["FID"] and isinstance(row["L1"], tuple)
+    assert dark.summary("FVD")[0] == dark.set_level["FVD"] and math.isnan(dark.summary("FVD")[1])
+    reused = evaluate_method(None, videos, cfg, 0, tmp_path / "dark.json", suite=suite, progress=False)
+    assert reused.set_level == dark.set_level
+
+
+def offline_suite(tmp_path):
+    """The suite of a machine without any pretrained weights (VGG, LPIPS, FID, FVD all n/a)."""
+    from dreampose.evaluate import i3d, inception, metrics
+
+    old = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / "empty-hub"))
+    loaders = (metrics.load_vgg, metrics.load_lpips, inception.load_inception, i3d.load_i3d)
+    for loader in loaders:
+        loader.cache_clear()
+    try:
+        return MetricSuite()
+    finally:
+        torch.hub.set_dir(old)
+        for loader in loaders:
+            loader.cache_clear()
+
+
+def test_cache_key_and_old_cached_scores_survive_when_fid_and_fvd_cannot_run(tmp_path):
+    videos = [video("a")]
+    cfg = EvalConfig(resolution=0, n_frames=4, min_distance=4)
+    suite, path = offline_suite(tmp_path), tmp_path / "copy.json"
+    first = evaluate_method(copy_input, videos, cfg, 0, path, label="copy", suite=suite, progress=False)
+    assert first.set_level == {"FID": NA, "FVD": NA} and set(first.unavailable) == {"VGG", "LPIPS", "FID", "FVD"}
+    # the key as computed before set-level metrics existed
+    before = {"eval": dataclasses.asdict(cfg), "seed": 0, "label": "copy", "metrics": suite.names,
+              "unavailable": ["LPIPS", "VGG"], "videos": [["a", 60]]}
+    data = json.loads(path.read_text())
+    assert data["settings"]["key"] == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:16]
+    # a file written by that older code (no set_level, no FID/FVD reasons) is reused as it is
+    del data["set_level"]
+    data["unavailable"] = {k: data["unavailable"][k] for k in ("VGG", "LPIPS")}
+    path.write_text(json.dumps(data))
+    old = evaluate_method(None, videos, cfg, 0, path, label="copy", suite=suite, progress=False)
+    assert old.per_video == first.per_video and old.set_level == first.set_level
+    assert old.unavailable == first.unavailable
+    # FID and FVD that can run are part of the key: the scores are made again, with them
+    plain, path = MetricSuite(perceptual=False), tmp_path / "plain.json"
+    evaluate_method(copy_input, videos, cfg, 0, path, suite=plain, progress=False)
+    key = json.loads(path.read_text())["settings"]["key"]
+    new = evaluate_method(oracle, videos, cfg, 0, path, suite=MetricSuite(perceptual=False,
+                          set_metrics=tiny_set_metrics()), progress=False)
+    assert json.loads(path.read_text())["settings"]["key"] != key and new.per_video["a"]["L1"] == 0
+    assert new.set_level["FID"] == pytest.approx(0, abs=1e-6)
+    assert new.set_level["FVD"].startswith("n/a: 0 generated clips of 16 frames")  # 4 targets: no clip

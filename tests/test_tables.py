@@ -32,13 +32,27 @@ def test_write_table_csv_and_markdown(tmp_path):
     assert "| method | L1 ↓ | SSIM ↑ | VGG ↓ | LPIPS ↓ |" in theirs
 
     table = list(csv.DictReader(csv_path.open()))
-    assert [r["method"] for r in table] == ["copy input frame", "oracle", "MRAA", "TPSMM", "DreamPose"]
-    assert [r["source"] for r in table] == ["ours", "ours"] + [PAPER_SOURCE] * 3
+    assert [r["method"] for r in table] == ["copy input frame", "oracle", "MRAA", "TPSMM", "PIDM", "DreamPose"]
+    assert [r["source"] for r in table] == ["ours", "ours"] + [PAPER_SOURCE] * 4
+    assert (table[5]["FID mean"], table[5]["FVD mean"], table[4]["L1 mean"]) == ("13.04", "238.75", "")
     assert float(table[0]["L1 mean"]) == pytest.approx(0.15) and float(table[0]["L1 std"]) == pytest.approx(0.0707, 1e-3)
     assert table[0]["VGG mean"] == NA and table[0]["VGG std"] == "" and table[1]["PSNR mean"] == "inf"
     assert table[2]["SSIM mean"] == "0.749" and table[0]["SSIM mean"] == ""
     with pytest.raises(ValueError, match="no rows"):
         write_table([], tmp_path / "empty", cap)
+
+
+def test_set_level_metrics_are_one_value_per_method(tmp_path):
+    a, b = result("a", [0.1, 0.2], [20.0, 22.0]), result("b", [0.1, 0.3], [20.0, 21.0])
+    a.set_level, b.set_level = {"FID": 12.345, "FVD": NA}, {"FID": 3.0, "FVD": 250.04}
+    rows = rows_from_results({"a": a, "b": b})
+    assert list(rows[0]) == ["method", "L1", "PSNR", "VGG", "FID", "FVD"] and rows[1]["FVD"] == 250.04
+    csv_path, md_path = write_table(rows, tmp_path / "t", "caption")
+    md = md_path.read_text()
+    assert "| method | L1 ↓ | PSNR ↑ | VGG ↓ | FID ↓ | FVD ↓ |" in md
+    assert "| 12.35 | n/a |" in md and "| 3.00 | 250.0 |" in md  # no ± : one value over the test set
+    table = list(csv.DictReader(csv_path.open()))
+    assert (table[0]["FID mean"], table[0]["FID std"], table[0]["FVD mean"]) == ("12.345", "", NA)
 
 
 def test_paper_rows_are_the_published_numbers():
@@ -47,6 +61,7 @@ def test_paper_rows_are_the_published_numbers():
     assert (ours["L1"], ours["SSIM"], ours["VGG"], ours["LPIPS"]) == ("0.0256", "0.885", "0.235", "0.068")
     assert (full["L1"], full["SSIM"], full["VGG"], full["LPIPS"]) == ("0.019", "0.900", "0.207", "0.056")
     assert float(full["L1"]) != float(ours["L1"])  # the paper's own inconsistency, shown as published
+    assert (ours["FID"], ours["FVD"]) == ("13.04", "238.75")  # ICCV version, FVD on 16 frames
 
 
 def test_compare_and_report_effects():

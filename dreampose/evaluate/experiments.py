@@ -93,11 +93,12 @@ def write_results_table(which: int, results: dict[str, Result], profile: Profile
     n = len(next(iter(results.values())).per_video)
     if which == 2:
         name, title, quoted = "table2_ablations", "Table 2: ablations", PAPER_TABLE2
-        note = (f"{n} test videos; DreamPose rows share budgets and seeds and differ by one switch each. "
-                "VGG and LPIPS need pretrained ImageNet weights that are not available offline.")
+        note = f"{n} test videos; DreamPose rows share budgets and seeds and differ by one switch each."
     else:
         name, title, quoted = "table1_comparisons", "Table 1: comparisons", PAPER_TABLE1
         note = (f"{n} test videos. MRAA and TPSMM cannot be installed here: run them elsewhere and import their "
                 "frames (dreampose.evaluate.importer) to fill their rows with this metric code.")
+    note += (" FID and FVD are one value over all target frames (16-frame clips) of all videos, no std; "
+             "VGG, LPIPS, FID and FVD are n/a where their pretrained weights are not on this machine.")
     text = caption(title, profile.name, [profile.seed], command, f"{note} Made on {machine_line()}.")
     return write_table(rows_from_results(results), Path(figures_dir) / name, text, quoted=quoted)

@@ -15,9 +15,18 @@ Per frame (then averaged over a video's target frames):
 * ``LPIPS`` = torchmetrics LPIPS (AlexNet, the LPIPS default; the paper names no backbone).
 * ``CLIP-tiny feature distance`` = 1 - cos(f(x'), f(x)) for a caller-supplied image tower f.
 
-VGG and LPIPS need pretrained ImageNet weights. When they are not in the torch hub cache
-and we are offline (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE), nothing is downloaded and the
-metric's value is the string ``NA`` -- never a substitute under the same name.
+Per test set (one value per method, over the target frames of all its test videos; the
+ground truth is the same target frames; ``frechet``):
+
+* ``FID`` = Fréchet distance between Gaussians fitted to the 2048-d Inception pool3 features
+  of every generated and every real frame (``inception``: pytorch-fid's network).
+* ``FVD`` = the same over the 400-d I3D Kinetics logits of every 16-frame clip of each
+  video's consecutive targets (``i3d``; the ICCV version of the paper reports FVD on 16 frames).
+
+VGG, LPIPS, FID and FVD need pretrained weights (ImageNet, Kinetics). When they are not in
+the torch hub cache and we are offline (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE), nothing is
+downloaded and the metric's value is the string ``NA`` -- never a substitute under the same
+name. docs/metrics.md lists every convention (ranges, colour space, resizing, windows).
 
 Per sequence of consecutive target frames t = 1..N (the 1-pose vs 5-pose claim: per-frame
 metrics miss flicker, as the caption of Table 2 admits):
@@ -31,10 +40,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
-import socket
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Literal
 
 import numpy as np
@@ -42,7 +48,10 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.functional.image import structural_similarity_index_measure
 
-NA = "n/a: pretrained weights unavailable offline"
+from .frechet import SetMetric, SetScores
+from .i3d import fvd, load_i3d
+from .inception import fid, load_inception
+from .weights import NA, hub_weights
 
 
 class MetricError(ValueError):
@@ -64,6 +73,8 @@ METRICS = {m.name: m for m in (
     MetricInfo("LPIPS", "lower", ".3f"),
     MetricInfo("temporal L1", "lower", ".4f"),
     MetricInfo("flicker", "zero", "+.4f"),
+    MetricInfo("FID", "lower", ".2f"),
+    MetricInfo("FVD", "lower", ".1f"),
 )}
 
 
@@ -154,30 +165,6 @@ VGG_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
-def offline() -> bool:
-    return any(os.environ.get(k, "").lower() in {"1", "true", "yes", "on"}
-               for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-
-
-def hub_weights(url: str) -> tuple[Path | None, str]:
-    """Local path of a torch-hub checkpoint (downloading only when online), or (None, reason)."""
-    path = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
-    if path.is_file():
-        return path, ""
-    if offline():
-        return None, f"{path} is missing and downloads are off (HF_HUB_OFFLINE); copy it there to enable"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(20)  # a dead network fails fast instead of hanging
-    try:
-        torch.hub.download_url_to_file(url, str(path), progress=False)
-        return path, ""
-    except Exception as err:  # noqa: BLE001 -- any download failure means "unavailable"
-        return None, f"cannot download {url} ({type(err).__name__}: {err})"
-    finally:
-        socket.setdefaulttimeout(old)
-
-
 class VGGDistance(torch.nn.Module):
     """The pix2pixHD VGG-19 perceptual distance (module doc), built without torchvision."""
 
@@ -254,10 +241,15 @@ class FeatureDistance:
 
 
 class MetricSuite:
-    """Every metric for one video: per-frame ones averaged over frames, temporal ones per sequence."""
+    """Every metric for one video: per-frame ones averaged over frames, temporal ones per sequence;
+    and the set-level ones (``set_scores``: FID, FVD over all test videos of a method).
+
+    ``perceptual``: the pretrained-network metrics VGG, LPIPS, FID and FVD, each n/a (with its
+    reason in ``unavailable``) where its weights are missing. ``set_metrics`` replaces the
+    pretrained FID and FVD (e.g. by tiny random networks in the tests)."""
 
     def __init__(self, perceptual: bool = True, features: list[FeatureDistance] | None = None,
-                 device: str = "cpu", batch: int = 8):
+                 device: str = "cpu", batch: int = 8, set_metrics: list[SetMetric] | None = None):
         self.device, self.batch = torch.device(device), batch
         self.features = list(features or [])
         self.unavailable: dict[str, str] = {}  # metric -> why it is n/a
@@ -270,6 +262,18 @@ class MetricSuite:
                     self.nets[name] = net.to(self.device)
         per_frame = ["L1", "SSIM", "PSNR"] + (["VGG", "LPIPS"] if perceptual else [])
         self.names = per_frame + [f.name for f in self.features] + ["temporal L1", "flicker"]
+        self.set_metrics: dict[str, SetMetric | str] = {m.name: m for m in set_metrics or []}
+        if set_metrics is None and perceptual:
+            for name, make, (net, reason) in (("FID", fid, load_inception()), ("FVD", fvd, load_i3d())):
+                if net is None:
+                    self.unavailable[name], self.set_metrics[name] = reason, NA
+                else:
+                    self.set_metrics[name] = make(net.to(self.device))
+        self.set_names = list(self.set_metrics)
+
+    def set_scores(self) -> SetScores:
+        """A fresh collector of one method's set-level features (``add`` each video, then ``values``)."""
+        return SetScores(self.set_metrics, self.device, self.batch)
 
     def _net(self, name: str, a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
         net = self.nets[name]

@@ -22,7 +22,9 @@ aspect ratio differs from the ground truth's by more than 1 % are refused, not s
 Aggregation: a video's value is the mean over its target frames (temporal metrics: over its
 consecutive pairs); a table cell is the mean ± sample std (ddof 1) over videos. With equal
 frame counts the mean equals the paper's mean over all frames. A PSNR of inf (identical
-frames) makes the mean inf and the std undefined; cells then read "inf".
+frames) makes the mean inf and the std undefined; cells then read "inf". FID and FVD are
+set-level: one value per method over the target frames (16-frame clips) of all videos,
+against the same ground-truth frames, at the comparison size (``Result.set_level``).
 """
 from __future__ import annotations
 
@@ -118,13 +120,18 @@ class Result:
     frames: dict[str, dict[str, object]]  # video -> {"input": i, "targets": [...]}
     settings: dict[str, object] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)  # metric -> why it is n/a
+    set_level: dict[str, float | str] = field(default_factory=dict)  # FID, FVD: one value over all videos
 
     def values(self, metric: str) -> np.ndarray | str:
         vals = [v[metric] for v in self.per_video.values()]
         return vals[0] if isinstance(vals[0], str) else np.asarray(vals, dtype=float)
 
     def summary(self, metric: str) -> tuple[float, float] | str:
-        """(mean, sample std) over videos, or the n/a string of an unavailable metric."""
+        """(mean, sample std) over videos, or the n/a string of an unavailable metric; a set-level
+        metric's one value has no std (nan)."""
+        if metric in self.set_level:
+            value = self.set_level[metric]
+            return value if isinstance(value, str) else (float(value), float("nan"))
         vals = self.values(metric)
         if isinstance(vals, str):
             return vals
@@ -138,7 +145,8 @@ class Result:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Result":
-        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+        """From ``to_dict``; results cached before set-level metrics existed load with none."""
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
 
 
 def _check_output(out, video: Video, targets: list[int], label: str) -> np.ndarray:
@@ -160,28 +168,40 @@ def evaluate_method(method: Method, videos: Sequence[Video], eval_cfg: EvalConfi
 
     ``cache_path``: a JSON file specific to this method (put its stage hash in the name); it is
     reused when its settings (eval config, seed, videos, metrics, label) match, else rewritten.
+    The set-level metrics enter the settings only when one of them can run, so a suite whose
+    FID and FVD are n/a keeps the key (and the cached scores) it had before they existed.
     """
     videos = list(videos)[: eval_cfg.n_videos or None]
     if not videos:
         raise DataError("no test videos to evaluate; check data.n_test_videos and eval.n_videos")
     suite = suite or MetricSuite()
     settings = {"eval": dataclasses.asdict(eval_cfg), "seed": seed, "label": label, "metrics": suite.names,
-                "unavailable": sorted(suite.unavailable), "videos": [[v.name, len(v)] for v in videos]}
+                "unavailable": sorted(k for k in suite.unavailable if k in suite.names),
+                "videos": [[v.name, len(v)] for v in videos]}
+    runnable = [name for name, m in suite.set_metrics.items() if not isinstance(m, str)]
+    if runnable:
+        settings["set_metrics"] = runnable
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    unavailable = {k: v for k, v in suite.unavailable.items() if k in suite.names or k in suite.set_metrics}
     path = Path(cache_path) if cache_path is not None else None
     if path is not None and path.is_file():
         cached = json.loads(path.read_text())
         if cached.get("settings", {}).get("key") == key:
-            return Result.from_dict(cached)
+            result = Result.from_dict(cached)
+            result.set_level = {k: result.set_level.get(k, suite.set_metrics[k]) for k in suite.set_names}
+            result.unavailable = unavailable
+            return result
     per_video, frames = {}, {}
+    scores = suite.set_scores()
     for video in tqdm(videos, desc=f"evaluate {label}".strip(), disable=not progress):
         i, targets = select_frames(video, eval_cfg.n_frames, eval_cfg.min_distance, seed)
         gen = _check_output(method(video, i, targets), video, targets, label)
         size = comparison_size(video.size, gen.shape[1:3], eval_cfg.resolution)
-        per_video[video.name] = suite(resize_frames(gen, size), resize_frames(video.frames[targets], size))
+        g, t = resize_frames(gen, size), resize_frames(video.frames[targets], size)
+        per_video[video.name] = suite(g, t)
+        scores.add(g.permute(0, 3, 1, 2), t.permute(0, 3, 1, 2))
         frames[video.name] = {"input": i, "targets": targets, "size": list(size)}
-    result = Result(label, suite.names, per_video, frames, {**settings, "key": key},
-                    {k: v for k, v in suite.unavailable.items() if k in suite.names})
+    result = Result(label, suite.names, per_video, frames, {**settings, "key": key}, unavailable, scores.values())
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path, result.to_dict())

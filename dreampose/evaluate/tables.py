@@ -2,7 +2,9 @@
 
 A row is a dict: ``{"method": label, <metric>: value, ...}`` where a value is a float, a
 (mean, std) pair or a string (e.g. ``metrics.NA``); ``rows_from_results`` makes rows from
-``protocol.Result`` objects. The paper's own numbers (arXiv v1, UBC Fashion at 256 px) are
+``protocol.Result`` objects, the set-level FID and FVD (one value, no std) after the per-video
+metrics. The paper's own numbers (arXiv v1, UBC Fashion at 256 px; FID and FVD from the ICCV
+version, which adds them and compares with PIDM only there) are
 kept here as data and are written as a separate table labelled ``PAPER_SOURCE`` beside ours,
 never mixed into our rows: they come from another dataset, resolution and model scale.
 
@@ -23,10 +25,14 @@ from .metrics import metric_info
 
 PAPER_SOURCE = "quoted from the paper (UBC Fashion, 256 px)"
 # Values are strings exactly as printed in the paper, so its precision (0.070, 0.900) survives.
-PAPER_TABLE1 = [  # arXiv v1, Table 1: comparison with animation methods
-    {"method": "MRAA", "L1": "0.0857", "SSIM": "0.749", "VGG": "0.534", "LPIPS": "0.212"},
-    {"method": "TPSMM", "L1": "0.0858", "SSIM": "0.746", "VGG": "0.547", "LPIPS": "0.213"},
-    {"method": "DreamPose", "L1": "0.0256", "SSIM": "0.885", "VGG": "0.235", "LPIPS": "0.068"},
+PAPER_TABLE1 = [  # arXiv v1, Table 1: comparison with animation methods; FID, FVD (16 frames): ICCV version
+    {"method": "MRAA", "L1": "0.0857", "SSIM": "0.749", "VGG": "0.534", "LPIPS": "0.212", "FID": "23.42",
+     "FVD": "253.65"},
+    {"method": "TPSMM", "L1": "0.0858", "SSIM": "0.746", "VGG": "0.547", "LPIPS": "0.213", "FID": "22.87",
+     "FVD": "247.55"},
+    {"method": "PIDM", "FID": "30.28", "FVD": "1197.39"},
+    {"method": "DreamPose", "L1": "0.0256", "SSIM": "0.885", "VGG": "0.235", "LPIPS": "0.068", "FID": "13.04",
+     "FVD": "238.75"},
 ]
 PAPER_TABLE2 = [  # arXiv v1, Table 2: ablations (Ours_Full != DreamPose of Table 1, see module doc)
     {"method": "Ours_CLIP", "L1": "0.025", "SSIM": "0.882", "VGG": "0.247", "LPIPS": "0.070"},
@@ -38,11 +44,13 @@ ARROWS = {"lower": "↓", "higher": "↑", "zero": "→0"}
 
 
 def rows_from_results(results: Mapping[str, object], metrics: Sequence[str] | None = None) -> list[dict]:
-    """One row per ``{label: Result}``: each metric's (mean, std) over videos or its n/a string."""
+    """One row per ``{label: Result}``: each metric's (mean, std) over videos, a set-level
+    metric's value, or its n/a string."""
     rows = []
     for label, result in results.items():
-        names = metrics or result.metrics
-        rows.append({"method": label, **{m: result.summary(m) for m in names}})
+        names = metrics or [*result.metrics, *result.set_level]
+        rows.append({"method": label, **{m: result.set_level[m] if m in result.set_level else result.summary(m)
+                                         for m in names}})
     return rows
 
 

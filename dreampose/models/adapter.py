@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from diffusers.configuration_utils import ConfigMixin, register_to_config
-from diffusers.models.modeling_utils import ModelMixin
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.configuration_utils import register_to_config  # documented there; not exported at the top
 from torch import nn
 
 from ..guidance import null_image_condition  # noqa: F401  (re-exported: one definition of ∅)

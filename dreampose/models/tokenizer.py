@@ -36,7 +36,10 @@ def build_vocab(words) -> tuple[dict[str, int], list[str]]:
 
 def write_vocab_files(tokenizer: CLIPTokenizer, folder: str | Path) -> None:
     """Write the slow-tokenizer files (vocab.json, merges.txt) of SD's ``tokenizer/`` layout
-    (transformers 5 saves only tokenizer.json)."""
+    (transformers 5 saves only tokenizer.json; transformers 4's slow CLIPTokenizer, without a
+    backend tokenizer, writes them itself)."""
+    if not hasattr(tokenizer, "backend_tokenizer"):
+        return
     model = json.loads(tokenizer.backend_tokenizer.to_str())["model"]
     merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
     (Path(folder) / "vocab.json").write_text(json.dumps(model["vocab"]))

@@ -17,6 +17,7 @@ for the zero-shot quality figures) and the loss curves loss_{vae,clip,unet}.csv.
 from __future__ import annotations
 
 import csv
+import inspect
 import shutil
 from pathlib import Path
 
@@ -180,7 +181,8 @@ def _pretrain_unet(profile: Profile, cfg: dict, clip, latents, captions: list[st
 
     b, n = profile.base, len(latents)
     text_encoder = CLIPTextModel(clip.config.text_config)
-    text_encoder.load_state_dict(clip.text_model.state_dict())
+    # transformers 4 nests the text transformer as .text_model, transformers 5 flattens it into the model
+    getattr(text_encoder, "text_model", text_encoder).load_state_dict(clip.text_model.state_dict())
     with torch.no_grad():
         unique = sorted(set(captions)) + [""]
         tok = tokenizer(unique, padding="max_length", max_length=b.text_max_length, truncation=True, return_tensors="pt")
@@ -223,7 +225,9 @@ def _save(profile: Profile, cfg: dict, vae, clip, unet, text_encoder, tokenizer,
     text_proj = CLIPTextModelWithProjection(clip.config.text_config)
     text_proj.text_model.load_state_dict(clip.text_model.state_dict())
     text_proj.text_projection.load_state_dict(clip.text_projection.state_dict())
-    text_proj.save_pretrained(out / CLIP_TEXT_DIR)
+    # transformers 4 writes pytorch_model.bin unless asked for safetensors (< 4.35); 5 has no such switch
+    safe = "safe_serialization" in inspect.signature(text_proj.save_pretrained).parameters
+    text_proj.save_pretrained(out / CLIP_TEXT_DIR, **({"safe_serialization": True} if safe else {}))
     for part in ("vae", "clip", "unet"):
         if (out / f"train_{part}" / "loss.csv").is_file():
             (out / f"train_{part}" / "loss.csv").replace(out / f"loss_{part}.csv")
