@@ -64,7 +64,7 @@ base = stages.base(run)
 f = 2 ** (len(base.vae.config.block_out_channels) - 1)
 print(f"base model: {base.path}")
 print(f"frames {p.data.height}x{p.data.width} px -> latents {base.vae.config.latent_channels}x"
-      f"{p.data.height // f}x{p.data.width // f} (Stable Diffusion 1.5: 512x512 px -> 4x64x64)")
+      f"{p.data.height // f}x{p.data.width // f} (Stable Diffusion 1.4, the paper's base: 512x512 px -> 4x64x64)")
 
 # %% [markdown]
 # ## Latent diffusion in brief

@@ -32,7 +32,8 @@
 # exactly what the pretrained one did: every new weight that could change the output starts
 # at zero. This notebook builds the modified model from the base with the package's own code,
 # draws the paper's Figures 2-4 from the shapes that actually flow through it, checks the
-# zero-initialisation claim numerically, and counts parameters beside Stable Diffusion 1.5's.
+# zero-initialisation claim numerically, and counts parameters beside Stable Diffusion 1.4's
+# (the authors' base; 1.5 has the same architecture).
 # No training happens here.
 
 # %% tags=["parameters"]
@@ -324,7 +325,7 @@ print(f"max |eps(c_I, c_p) - eps(c_I, ∅)| at initialisation: {pose_term_at_ini
 # %% [markdown]
 # ## Parameter counts
 #
-# The tiny base next to the real thing. Stable Diffusion 1.5's parts and the CLIP ViT-B/32
+# The tiny base next to the real thing. Stable Diffusion 1.4's parts (1.5's are the same) and the CLIP ViT-B/32
 # image tower (the paper profile's image encoder) are built here from their published
 # configurations on PyTorch's `meta` device, which allocates no memory and downloads nothing,
 # so the counts are computed, not quoted. The adapter and conv_in are built for the paper's
@@ -365,18 +366,19 @@ def parts(unet, unet_base, vae, vision, text, adapter):
 
 tiny = parts(pipe.unet, base.unet, pipe.vae, base.image_encoder, base.text_encoder, pipe.adapter)
 paper = parts(sd_unet_pose, sd_unet, sd_vae, vit_b32, sd_text, sd_adapter)
-known = {"UNet (finetuned)": 859_520_964 + 28_800}  # the published SD 1.5 UNet size + the pose weights
+known = {"UNet (finetuned)": 859_520_964 + 28_800}  # the published SD 1.4 / 1.5 UNet size + the pose weights
 rows = [(k, tiny[k], paper[k]) for k in tiny]
 trained = ["UNet (finetuned)", "adapter (new)"]
 rows.append(("trained in stages 1 and 2 (UNet + adapter)", sum(tiny[k] for k in trained), sum(paper[k] for k in trained)))
-md = (f"Parameter counts, tiny profile vs the paper's models (SD 1.5 + CLIP ViT-B/32, built on the meta device).\n\n"
-      "| part | tiny | SD 1.5 / ViT-B/32 | ratio |\n|---|---|---|---|\n"
+md = (f"Parameter counts, tiny profile vs the paper's models (SD 1.4 + CLIP ViT-B/32, built on the meta device; "
+      "SD 1.5 is the same architecture).\n\n"
+      "| part | tiny | SD 1.4 / ViT-B/32 | ratio |\n|---|---|---|---|\n"
       + "\n".join(f"| {k} | {a:,} | {b:,} | {b / a:,.0f}× |" if a else f"| {k} | {a:,} | {b:,} | |" for k, a, b in rows))
 atomic_write(out / "parameter_counts.md", md + "\n")
 atomic_write(out / "parameter_counts.csv", "part,tiny,paper\n" + "\n".join(f"\"{k.strip()}\",{a},{b}" for k, a, b in rows)
              + "\n")
 display(Markdown(md))
-print("SD 1.5 UNet with pose channels matches the published 859,520,964 + 28,800:",
+print("SD 1.4 UNet with pose channels matches the published 859,520,964 + 28,800:",
       paper["UNet (finetuned)"] == known["UNet (finetuned)"])
 
 # %% [markdown]
@@ -386,7 +388,7 @@ print("SD 1.5 UNet with pose channels matches the published 859,520,964 + 28,800
 exact = gaps["DreamPose init, real pose window"] == 0.0 and gaps["DreamPose init, random pose window"] == 0.0
 print(f"Profile {p.name}, seed {p.seed}.")
 print(f"* Shapes: input {S(x0)} -> c_CLIP {S(c_clip)} + c_VAE {S(c_vae)} -> c_I {S(c_I)}; pose window {S(c_p)}; "
-      f"UNet input {S(x_in)}. The paper (SD 1.5, 512×640): c_I 50×768, UNet input 14×80×64; the tiny model has "
+      f"UNet input {S(x_in)}. The paper profile (SD 1.4, 512×640): c_I 50×768, UNet input 14×80×64; the tiny model has "
       f"the same structure at {p.data.width} px.")
 print(f"* Zero initialisation: max |UNet' - UNet| = {gaps['DreamPose init, real pose window']:.1e} (real poses), "
       f"{gaps['DreamPose init, random pose window']:.1e} (random poses) over {len(ddim.timesteps)} timesteps; "
@@ -398,8 +400,8 @@ print(f"* Zero initialisation: max |UNet' - UNet| = {gaps['DreamPose init, real 
          f"are {min(list(gaps.values())[2:]) / max(max(list(gaps.values())[:2]), 1e-30):.0e} times larger or more."))
 print("* The contrasts break it: " + "; ".join(f"{k.split(': ')[-1]} {v:.1e}" for k, v in list(gaps.items())[2:]) + ".")
 print(f"* Pose term of dual guidance at initialisation: {pose_term_at_init:.1e} (no pose control before training).")
-print(f"* Parameters: tiny UNet {tiny['UNet (finetuned)']:,} vs SD 1.5's {paper['UNet (finetuned)']:,} "
+print(f"* Parameters: tiny UNet {tiny['UNet (finetuned)']:,} vs SD 1.4's {paper['UNet (finetuned)']:,} "
       f"({paper['UNet (finetuned)'] / tiny['UNet (finetuned)']:,.0f}× smaller); the new pose weights are "
-      f"{tiny['  of which new conv_in pose weights']:,} here and {paper['  of which new conv_in pose weights']:,} in SD 1.5, "
+      f"{tiny['  of which new conv_in pose weights']:,} here and {paper['  of which new conv_in pose weights']:,} in SD 1.4, "
       f"the adapter {tiny['adapter (new)']:,} here and {paper['adapter (new)']:,} at the paper's sizes (our adapter "
       "design; the authors' code uses a different one).")
