@@ -84,24 +84,29 @@ def at_model_fps(index: int, pose_fps: float | None, profile: Profile) -> int:
     return index if pose_fps is None else round(index * profile.data.fps / pose_fps)
 
 
-def _image_pose(spec, picture_hw, label: str, poses: np.ndarray | None, fit: str, size) -> np.ndarray:
-    """One input image's IUV (H, W, 3) at ``size`` from a file, an array, or a frame index of ``poses``."""
-    from .data.pose import as_iuv, read_pose_sequence
+def _pose_window(spec, picture_hw, label: str, poses: np.ndarray | None, fit: str, size, n_poses: int) -> np.ndarray:
+    """c_p of one input image, (n_poses, H, W, 3) IUV: its neighbours in ``poses`` when ``spec`` is the
+    frame index the image has there, else its own pose (a file or an array) repeated."""
+    from .data.pose import as_iuv, read_pose_sequence, window_indices
 
     if isinstance(spec, (int, np.integer)):
         if poses is None or not 0 <= spec < len(poses):
             n = "no poses" if poses is None else f"{len(poses)} poses"
             raise DataError(f"{label}: image pose {spec} is not a frame of the pose sequence ({n}); give the index "
                             "of the frame this image is, or an IUV png of the image")
-        return poses[spec]
-    iuv = as_iuv(read_pose_sequence(spec) if isinstance(spec, (str, Path)) else np.asarray(spec)[None]
-                 if np.asarray(spec).ndim == 3 else spec)
+        return poses[window_indices(int(spec), len(poses), n_poses)]
+    if isinstance(spec, (str, Path)):
+        iuv = read_pose_sequence(spec)
+    else:
+        arr = np.asarray(spec)
+        iuv = arr[None] if arr.ndim == 3 else arr  # one (H, W, 3) IUV or (2, H, W) UV map
+    iuv = as_iuv(iuv)
     if len(iuv) != 1:
         raise DataError(f"{label}: its pose {spec} holds {len(iuv)} poses; give the one IUV image of this picture")
     if not same_aspect(iuv.shape[1:3], picture_hw):
         raise DataError(f"{label} is {picture_hw[1]}x{picture_hw[0]} but its pose is {iuv.shape[2]}x{iuv.shape[1]}; "
                         "run DensePose on this very image (docs/ubc_fashion.md)")
-    return fit_iuv(iuv[0], fit_box(iuv.shape[1:3], size, fit, label), size)
+    return np.stack([fit_iuv(iuv[0], fit_box(iuv.shape[1:3], size, fit, label), size)] * n_poses)
 
 
 def fit_pictures(images, profile: Profile, fit: str = "pad", quiet: bool = False):
@@ -131,7 +136,6 @@ def person(images, profile: Profile, image_poses, poses: np.ndarray | None = Non
     index of the frame of ``poses`` (the fitted target poses) that the image is. A photo's
     window repeats its one pose; a video frame's window is its neighbours in ``poses``.
     """
-    from .data.pose import window_indices
     from .stages import Subject
 
     images = list(images) if isinstance(images, (list, tuple)) else [images]
@@ -143,14 +147,8 @@ def person(images, profile: Profile, image_poses, poses: np.ndarray | None = Non
             "docs/ubc_fashion.md has the DensePose recipe) or the frame number of --poses the image is, once per "
             "--image; or --no-finetune to sample the stage-1 model (identity suffers)")
     pictures, sources = fit_pictures(images, profile, fit, quiet)
-    size, n_poses = pictures.shape[1:3], profile.model.n_poses
-    windows = []
-    for i, (spec, src_hw) in enumerate(zip(specs, sources)):
-        if isinstance(spec, (int, np.integer)):
-            _image_pose(spec, src_hw, _label(images[i], i), poses, fit, size)  # checks the index
-            windows.append(poses[window_indices(int(spec), len(poses), n_poses)])
-        else:
-            windows.append(np.stack([_image_pose(spec, src_hw, _label(images[i], i), poses, fit, size)] * n_poses))
+    windows = [_pose_window(spec, src_hw, _label(images[i], i), poses, fit, pictures.shape[1:3], profile.model.n_poses)
+               for i, (spec, src_hw) in enumerate(zip(specs, sources))]
     name = name or (Path(images[0]).stem if isinstance(images[0], (str, Path)) else "person")
     return Subject(name, pictures, np.stack(windows))
 
