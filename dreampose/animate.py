@@ -175,10 +175,11 @@ def finetuned_model(run, subject=None):
         return s1
     crops = "random crops on" if run.profile.subject.random_crop else "random crops off"
     _stage_line(run, "subject", f"subject finetuning of UNet + adapter ({crops})", run.profile.subject,
-                subject=subject.key, stage1=s1.key)
+                person=subject.key, stage1_model=s1.key)
     sub = stages.subject(run, s1, subject)
     if run.profile.decoder.enabled:
-        _stage_line(run, "decoder", "VAE decoder finetuning", run.profile.decoder, subject=subject.key, model=sub.key)
+        _stage_line(run, "decoder", "VAE decoder finetuning", run.profile.decoder, person=subject.key,
+                    subject_model=sub.key)
     return stages.decoder(run, sub, subject)
 
 

@@ -170,7 +170,11 @@ class Profile:
 
     def stage_hash(self, stage: str, **extra: Any) -> str:
         """Stable 12-hex-digit hash of a stage's settings (and ``extra``, e.g. a subject id)."""
-        payload = {"stage": stage, **self.stage_settings(stage), **extra}
+        settings = self.stage_settings(stage)
+        clash = sorted(set(extra) & (set(settings) | {"stage"}))
+        if clash:  # an extra named like a section would replace that section in the hash
+            raise ValueError(f"stage_hash extras {clash} are named like settings sections; rename them")
+        payload = {"stage": stage, **settings, **extra}
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 

@@ -145,7 +145,7 @@ def subject(run: Run, stage1_model: Artifact, person: Subject) -> Artifact:
         return train_subject(run.profile, load_pipeline(stage1_model), person, work, run.progress)
 
     return run.cache.artifact(run.profile, "subject", build, collective=True,
-                              subject=person.key, stage1=stage1_model.key)
+                              person=person.key, stage1_model=stage1_model.key)
 
 
 def decoder(run: Run, subject_model: Artifact, person: Subject) -> Artifact:
@@ -160,7 +160,7 @@ def decoder(run: Run, subject_model: Artifact, person: Subject) -> Artifact:
         return train_decoder(run.profile, load_pipeline(subject_model), person, work, run.progress)
 
     return run.cache.artifact(run.profile, "decoder", build, collective=True,
-                              subject=person.key, model=subject_model.key)
+                              person=person.key, subject_model=subject_model.key)
 
 
 def finetuned(run: Run, stage1_model: Artifact, person: Subject) -> Artifact:

@@ -77,7 +77,12 @@ def test_stage_hash_depends_only_on_the_stage_settings():
     assert a.stage_hash("base") == c.stage_hash("base")
     assert a.stage_hash("stage1") != c.stage_hash("stage1")
     assert a.stage_hash("data") != load_profile("tiny", ["seed=1"]).stage_hash("data")
-    assert a.stage_hash("subject", subject="v0") != a.stage_hash("subject", subject="v1")
+    assert a.stage_hash("subject", person="v0") != a.stage_hash("subject", person="v1")
+    crops = load_profile("tiny", ["subject.random_crop=false"])  # the subject section counts for the same person
+    assert a.stage_hash("subject", person="v0") != crops.stage_hash("subject", person="v0")
+    assert a.stage_hash("decoder", person="v0") != crops.stage_hash("decoder", person="v0")
+    with pytest.raises(ValueError, match=r"extras \['subject'\] are named like settings sections"):
+        a.stage_hash("subject", subject="v0")  # would replace the subject section in the hash
 
 
 def test_a_neutral_revision_leaves_the_stage_keys_as_they_were():

@@ -159,3 +159,15 @@ def test_diagnosis_rows_put_each_setting_beside_copying_the_input(smoke):
     assert fidelity.vae_ceiling(stages.base(run), val, 2)["vae_psnr_db"] > 5
     table = fidelity.markdown(rows)
     assert table.splitlines()[0].startswith("| setting | lr | steps | L1 |") and "1e-05" in table
+
+
+def test_a_subject_setting_gives_the_same_person_another_finetuned_model(smoke):
+    """subject.random_crop=false (the texture-sticking study) must train its own subject and decoder models."""
+    from dreampose.evaluate.studies.subject import NO_RANDOM_CROP
+
+    run, world = smoke
+    video = world.test[0]
+    crops, no_crops = trained(run, FULL, [video]), trained(run.variant(*NO_RANDOM_CROP), "no crop", [video])
+    assert crops.subjects[video.name].key == no_crops.subjects[video.name].key  # the same person
+    for stage in ("subject", "decoder"):
+        assert crops.artifacts[video.name][stage].key != no_crops.artifacts[video.name][stage].key

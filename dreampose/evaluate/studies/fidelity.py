@@ -123,7 +123,9 @@ def unet_capacity(run: stages.Run, videos: list[Video], widths: list[list[int]])
 
 def markdown(rows: list[dict]) -> str:
     """A diagnosis table as Markdown (numbers to 4 significant digits)."""
-    cols = list(dict.fromkeys(c for r in rows for c in r))
+    seen = list(dict.fromkeys(c for r in rows for c in r))  # JSON round trips sort the keys: restore the order
+    last = [c for c in (*METRICS, "L1 gap to copy", "SE") if c in seen]
+    cols = ["setting"] * ("setting" in seen) + [c for c in seen if c not in last and c != "setting"] + last
     cell = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     return "\n".join(lines + ["| " + " | ".join(cell(r.get(c, "")) for c in cols) + " |" for r in rows])
