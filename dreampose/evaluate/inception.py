@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .frechet import SetMetric
-from .weights import hub_weights
+from .weights import hub_state
 
 FID_WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
                    "pt_inception-2015-12-05-6726825d.pth")
@@ -186,11 +186,10 @@ class FIDInception(nn.Module):
 @functools.lru_cache(maxsize=None)
 def load_inception() -> tuple[FIDInception | None, str]:
     """The pretrained FID Inception, or (None, why it is unavailable)."""
-    path, reason = hub_weights(FID_WEIGHTS_URL)
-    if path is None:
+    state, reason = hub_state(FID_WEIGHTS_URL)
+    if state is None:
         return None, reason
     net = FIDInception()
-    state = torch.load(path, map_location="cpu", weights_only=True)
     net.load_state_dict({k: v for k, v in state.items() if not k.startswith(("fc.", "AuxLogits."))})
     return net, ""
 

@@ -51,7 +51,7 @@ from torchmetrics.functional.image import structural_similarity_index_measure
 from .frechet import SetMetric, SetScores
 from .i3d import fvd, load_i3d
 from .inception import fid, load_inception
-from .weights import NA, hub_weights
+from .weights import NA, hub_state, hub_weights
 
 
 class MetricError(ValueError):
@@ -199,10 +199,8 @@ class VGGDistance(torch.nn.Module):
 
 @functools.lru_cache(maxsize=None)
 def load_vgg() -> tuple[VGGDistance | None, str]:
-    path, reason = hub_weights(VGG19_URL)
-    if path is None:
-        return None, reason
-    return VGGDistance(torch.load(path, map_location="cpu", weights_only=True)), ""
+    state, reason = hub_state(VGG19_URL)
+    return (VGGDistance(state), "") if state is not None else (None, reason)
 
 
 @functools.lru_cache(maxsize=None)

@@ -39,3 +39,9 @@ def hub_weights(url: str) -> tuple[Path | None, str]:
         return None, f"cannot download {url} ({type(err).__name__}: {err})"
     finally:
         socket.setdefaulttimeout(old)
+
+
+def hub_state(url: str) -> tuple[dict | None, str]:
+    """The state dict of a torch-hub checkpoint (``hub_weights``), loaded on the CPU, or (None, reason)."""
+    path, reason = hub_weights(url)
+    return (torch.load(path, map_location="cpu", weights_only=True), "") if path is not None else (None, reason)
