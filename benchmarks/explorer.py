@@ -1,6 +1,6 @@
 """Response time of the guidance explorer per slider change: ``python -m benchmarks.explorer``.
 
-    python -m benchmarks.explorer [--profile tiny] [--cache DIR] [--video 0] [--changes 8]
+    python -m benchmarks.explorer [--profile tiny] [--cache DIR] [--video 0] [--changes 8] [--threads N]
 
 On the profile's cached models (world, base, stage 1 and the test subject's subject and
 decoder models: run `make reproduce` first): the explorer of one test subject (DreamPose Full,
@@ -119,9 +119,15 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", default=None, help="cache folder (default: $DREAMPOSE_CACHE or .cache/dreampose)")
     ap.add_argument("--video", type=int, default=0, help="test video of the subject")
     ap.add_argument("--changes", type=int, default=8, help="slider changes timed per kind")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's; on cores shared "
+                    "with other jobs 1 is much faster)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     from dreampose import stages
     from dreampose.data.world import load_world
     from dreampose.provenance import machine_line
