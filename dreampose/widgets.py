@@ -150,13 +150,14 @@ class GuidanceExplorer:
                                layout=w.Layout(width="auto"))
         self.preset.on_click(lambda _: self.set(s_image=PAPER_DEMO[0], s_pose=PAPER_DEMO[1]))
         self.weights = w.HTML()
+        self.header = w.HTML()
         self.view = w.Image(format="png")
         self.status = w.HTML()
         for control in self.controls.values():
             control.observe(self._changed, names="value")
         self.widget = w.VBox([w.HBox([self.controls["subject"], self.controls["steps"], self.controls["scheduler"]]),
                               w.HBox([self.controls["s_image"], self.controls["s_pose"], self.preset]),
-                              self.weights, self.view, self.status])
+                              self.weights, self.header, self.view, self.status])
         self.renders, self.last, self.panel, self._hold = 0, None, None, False
         if truth is not None:
             self.truths[self.controls["subject"].value] = truth
@@ -235,6 +236,8 @@ class GuidanceExplorer:
             rows.append([blank] + [np.asarray(truth[k if hasattr(source, "clip") else p])
                                    for k, p in enumerate(positions)])
         rows.append([blank] + [source.pose_image(p) for p in positions])
+        self.header.value = ("<i>rows: the input image and the generated frames" +
+                             (" · ground truth" if truth is not None else "") + " · target poses</i>")
         strips = [_hstack(r, zoom) for r in rows]
         gap = np.full((4, strips[0].shape[1], 3), 255, np.uint8)
         return np.concatenate([x for s in strips for x in (s, gap)][:-1])
