@@ -4,8 +4,9 @@ Not part of ``make test`` (pyproject's addopts ignore tests/browser). Starts Jup
 localhost port (no token, a temporary root and cache), opens a notebook holding only the
 explorer cell (smoke profile), runs it, drags the s_I, s_p and steps sliders and presses the
 paper-demo button, and checks after each that the picture's bytes and the branch-weights label
-change. Saves figures/explorer_browser.png. Needs /usr/bin/chromium and /usr/bin/chromedriver
-(Debian's chromium and chromium-driver) and selenium (the ``browser`` extra); downloads nothing.
+change; then picks the second subject. Saves figures/explorer_browser.png. Needs /usr/bin/chromium
+and /usr/bin/chromedriver (Debian's chromium and chromium-driver) and selenium (the ``browser``
+extra); downloads nothing.
 """
 from __future__ import annotations
 
@@ -41,11 +42,12 @@ if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
     pytest.skip("needs Debian's chromium and chromium-driver (make browser-test installs them)",
                 allow_module_level=True)
 webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium: pip install -e '.[browser]'")
-from selenium.common.exceptions import ElementNotInteractableException, StaleElementReferenceException  # noqa: E402
+from selenium.common.exceptions import (ElementNotInteractableException, StaleElementReferenceException,  # noqa: E402
+                                        TimeoutException)
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 
 def free_port() -> int:
@@ -79,7 +81,8 @@ def lab(tmp_path_factory):
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
          "--allow-root", "--IdentityProvider.token=", f"--ServerApp.root_dir={folder}",
-         "--LabApp.news_url=None", "--LabApp.extension_manager=readonly", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+         "--LabApp.news_url=None", "--LabApp.extension_manager=readonly",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
         cwd=folder, env=env, stdout=open(folder / "lab.log", "w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
@@ -155,6 +158,22 @@ def drag(driver, description: str, pixels: int) -> str:
     return slider(driver, description).find_element(By.CSS_SELECTOR, ".widget-readout").text
 
 
+def run_first_cell(browser, tries: int = 3) -> None:
+    """Click into the first cell and press Shift+Enter, until its prompt shows it ran or runs."""
+    for _ in range(tries):
+        WebDriverWait(browser, 60, 1, ignored_exceptions=(StaleElementReferenceException,
+                                                          ElementNotInteractableException)).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, ".jp-Cell .jp-InputArea-editor").click() or True)
+        ActionChains(browser).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
+        try:
+            WebDriverWait(browser, 20, 0.5).until(lambda d: d.find_element(
+                By.CSS_SELECTOR, ".jp-Cell .jp-InputPrompt").text.strip() not in ("", "[ ]:"))
+            return
+        except TimeoutException:
+            continue
+    raise AssertionError(f"the explorer cell did not run after {tries} tries of Shift+Enter")
+
+
 def test_explorer_in_jupyterlab(lab, browser):
     try:
         use_explorer(*lab, browser)
@@ -168,9 +187,8 @@ def use_explorer(url, folder, browser):
     start = time.perf_counter()
     browser.get(f"{url}/lab/tree/explorer.ipynb")
     WebDriverWait(browser, 120).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"))
-    WebDriverWait(browser, 60, 1, ignored_exceptions=(StaleElementReferenceException, ElementNotInteractableException)).until(
-        lambda d: d.find_element(By.CSS_SELECTOR, ".jp-Cell .jp-InputArea-editor").click() or True)
-    ActionChains(browser).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
+    WebDriverWait(browser, 120, 0.5).until(lambda d: "Idle" in d.find_element(By.ID, "jp-main-statusbar").text)
+    run_first_cell(browser)
     WebDriverWait(browser, 240, 0.5).until(lambda d: picture(d) != b"" and label(d, "branch weights"))
     weights = label(browser, "branch weights")
     assert "single CFG on (c_I, c_p)" in weights  # the smoke profile samples at s_I = s_p = 3
@@ -191,6 +209,11 @@ def use_explorer(url, folder, browser):
     shown, weights = changed(browser, shown, weights)
     assert "eps(∅,∅) × -7, eps(c_I,∅) × 5, eps(c_I,c_p) × 3" in weights
     assert slider(browser, "s_I").find_element(By.CSS_SELECTOR, ".widget-readout").text == "8.00"
+
+    menu = Select(browser.find_element(By.CSS_SELECTOR, ".jp-OutputArea .widget-dropdown select"))
+    assert [o.text for o in menu.options][:2] == ["test_000", "test_001"]
+    menu.select_by_visible_text("test_001")  # its models are trained and its grid rendered now
+    WebDriverWait(browser, 300, 0.5).until(lambda d: label(d, "steps").startswith("test_001:") and picture(d) != shown)
     SCREENSHOT.parent.mkdir(exist_ok=True)
     browser.save_screenshot(str(SCREENSHOT))
     print(f"browser session {time.perf_counter() - start:.1f} s; screenshot {SCREENSHOT}")
