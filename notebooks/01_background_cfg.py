@@ -30,7 +30,7 @@
 # %% tags=["parameters"]
 profile = "tiny"
 seed = 0
-output_dir = "../figures"
+output_dir = ""  # "": figures/ for tiny, figures/<profile>/ otherwise
 device = "cpu"
 overrides = []
 
@@ -39,6 +39,15 @@ from dreampose.notebook import setup
 
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
 p, run, world, out = nb.profile, nb.run, nb.world, nb.output_dir
+
+# %%
+# every file this notebook writes into output_dir (the tests check this list)
+nb.expect(
+    ["diffusion_noising.png", "diffusion_latent.png"],  # latent diffusion: noising, the latent channels
+    "base_guidance_scales.png",                         # text-to-image at s = 1, 3, 7
+    "dual_guidance_terms.png",                          # one step of dual guidance, term by term
+    ["guidance_grid.png", "guidance_samplers.png"],     # s_I x s_p grid; sampler x steps
+)
 
 # %%
 import textwrap

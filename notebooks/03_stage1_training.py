@@ -31,7 +31,7 @@
 # %% tags=["parameters"]
 profile = "tiny"
 seed = 0
-output_dir = "../figures"
+output_dir = ""  # "": figures/ for tiny, figures/<profile>/ otherwise
 device = "cpu"
 overrides = []
 
@@ -40,6 +40,15 @@ from dreampose.notebook import setup
 
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
 p, run, world, out = nb.profile, nb.run, nb.world, nb.output_dir
+
+# %%
+# every file this notebook writes into output_dir (the tests check this list)
+nb.expect(
+    ["stage1_data.png", "stage1_sample.png"],           # training videos; one training pair
+    [f"stage1_samples_{k}.png" for k in range(2)],      # samples along training, two test subjects
+    ["stage1_loss.png", "stage1_loss_dropout.png"],     # loss curves, with and without dropout
+    "stage1_dropout.png",                               # samples with and without dropout
+)
 
 # %%
 from dreampose import panels, stages

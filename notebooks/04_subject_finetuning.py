@@ -34,7 +34,7 @@
 # %% tags=["parameters"]
 profile = "tiny"
 seed = 0
-output_dir = "../figures"
+output_dir = ""  # "": figures/ for tiny, figures/<profile>/ otherwise
 device = "cpu"
 overrides = []
 
@@ -43,6 +43,17 @@ from dreampose.notebook import setup
 
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
 p, run, world, out = nb.profile, nb.run, nb.world, nb.output_dir
+
+# %%
+# every file this notebook writes into output_dir (the tests check this list)
+nb.expect(
+    nb.RESULT_FILES,                                    # nb.results(): Tables 1 and 2, effects.md
+    [f"subject_before_after_{k}.png" for k in range(2)],  # stage 1 vs subject model, two subjects
+    ["subject_loss.png", "subject_random_crops.png"],   # loss per subject; the random crops
+    [f"subject_texture_sticking_{k}.png" for k in range(2)],  # without random crops
+    [f"fig12_multiple_inputs_{k}.png" for k in range(2)],  # Fig. 12: several input images
+    "subject_animate_person.png",                       # dreampose.animate_person on a test subject
+)
 
 # %%
 import numpy as np

@@ -30,7 +30,7 @@
 # %% tags=["parameters"]
 profile = "tiny"
 seed = 0
-output_dir = "../figures"
+output_dir = ""  # "": figures/ for tiny, figures/<profile>/ otherwise
 device = "cpu"
 overrides = []
 
@@ -39,6 +39,14 @@ from dreampose.notebook import setup
 
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
 p, world, out = nb.profile, nb.world, nb.output_dir
+
+# %%
+# every file this notebook writes into output_dir (the tests check this list)
+nb.expect(
+    nb.RESULT_FILES,                                    # nb.results(): Tables 1 and 2, effects.md
+    [f"fig06_decoder_crops_{k}.png" for k in range(2)],  # Fig. 6: crops before/after, two subjects
+    ["decoder_reconstruction.png", "decoder_loss.png"],  # reconstructions; the loss
+)
 
 # %%
 import numpy as np

@@ -35,7 +35,7 @@
 # %% tags=["parameters"]
 profile = "tiny"
 seed = 0
-output_dir = "../figures"
+output_dir = ""  # "": figures/ for tiny, figures/<profile>/ otherwise
 device = "cpu"
 overrides = []
 
@@ -45,6 +45,16 @@ from dreampose.notebook import setup
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
 p, out = nb.profile, nb.output_dir
 res = nb.results()  # every variant trained and scored (cached after `dreampose reproduce`)
+
+# %%
+# every file this notebook writes into output_dir (the tests check this list)
+nb.expect(
+    nb.RESULT_FILES,                                    # nb.results(): Tables 1 and 2, effects.md
+    "table2_ablations.png",                             # Table 2 as bars
+    [f"fig10_ablations_{k}.png" for k in range(2)],     # Fig. 10, two test subjects
+    ["fig11_pose_window.png", "flicker_1_vs_5_poses.png", "temporal_1_vs_5_poses.png"],  # Fig. 11, flicker
+    "guidance_sweep.png",                               # the s_I x s_p sweep over test subjects
+)
 
 # %%
 import numpy as np

@@ -35,7 +35,7 @@
 # %% tags=["parameters"]
 profile = "tiny"
 seed = 0
-output_dir = "../figures"
+output_dir = ""  # "": figures/ for tiny, figures/<profile>/ otherwise
 device = "cpu"
 overrides = []
 
@@ -45,6 +45,14 @@ from dreampose.notebook import setup
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
 p, out = nb.profile, nb.output_dir
 res = nb.results()  # every variant trained and scored (cached after `dreampose reproduce`)
+
+# %%
+# every file this notebook writes into output_dir (the tests check this list)
+nb.expect(
+    nb.RESULT_FILES,                                    # nb.results(): Tables 1 and 2, effects.md
+    "table1_comparisons.png",                           # Table 1 as bars
+    [f"fig{7 + k:02d}_comparison.png" for k in range(2)],  # Fig. 7 and 8
+)
 
 # %%
 from IPython.display import Markdown, display
