@@ -15,6 +15,11 @@
 # %% [markdown]
 # # 05 · Finetuning the VAE decoder (paper Fig. 6)
 #
+# - **Paper:** section 4.2.3 (VAE decoder finetuning), Fig. 6
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 26 s warm (artifact cache filled by
+#   `make reproduce`), about 20 min cold (empty cache: it trains what `make reproduce` trains)
+# - [← 04 Subject finetuning](04_subject_finetuning.ipynb) · [06 Ablations →](06_ablations.ipynb)
+#
 # Everything DreamPose draws passes through the VAE decoder at the very end, x' = D(z'). A
 # latent of 4 channels on a grid 8 times coarser than the image (4 times in the tiny model)
 # cannot hold every stripe and every dot, and the decoder fills in detail from what it learnt

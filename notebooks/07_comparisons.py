@@ -15,6 +15,11 @@
 # %% [markdown]
 # # 07 · Comparisons (paper Table 1, Fig. 7-9)
 #
+# - **Paper:** Table 1, Fig. 7-9
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 13 s warm (artifact cache filled by
+#   `make reproduce`), about 20 min cold (empty cache: it trains what `make reproduce` trains)
+# - [← 06 Ablations](06_ablations.ipynb) · [08 Failure cases →](08_failure_cases.ipynb)
+#
 # The paper compares DreamPose with two motion-transfer methods, MRAA and TPSMM, retrained on
 # UBC Fashion. Both animate the input image by warping it with motion estimated from a
 # *driving video*: they see the real frames of the target video, while DreamPose only sees its

@@ -15,6 +15,11 @@
 # %% [markdown]
 # # 08 · Where it fails, and what it costs (paper section 7, Fig. 13)
 #
+# - **Paper:** section 7, Fig. 13
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 16 s warm (artifact cache filled by
+#   `make reproduce`), about 20 min cold (empty cache: it trains what `make reproduce` trains)
+# - [← 07 Comparisons](07_comparisons.ipynb)
+#
 # The paper closes with its failures: arms that disappear into the garment, details that were
 # never in the photo, people drawn facing the wrong way when the target pose turns its back to
 # the camera, a little flicker on big busy patterns, and slowness: minutes of finetuning per

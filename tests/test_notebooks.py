@@ -42,6 +42,28 @@ def test_notebook_runs_on_smoke(path, tmp_path, one_thread):
     assert not output_mismatch(declared, written), f"{path.name} {output_mismatch(declared, written)}"
 
 
+def heading(path):
+    """The first Markdown cell of a notebook."""
+    text = path.read_text()
+    return text.split("# %% [markdown]", 1)[1].split("# %%", 1)[0]
+
+
+@pytest.mark.parametrize("k", range(len(NOTEBOOKS)), ids=[p.stem for p in NOTEBOOKS])
+def test_heading_names_sections_runtimes_and_neighbours(k):
+    path, text = NOTEBOOKS[k], heading(NOTEBOOKS[k])
+    assert re.search(r"\*\*Paper:\*\*", text) and re.search(r"\*\*Runtime", text), f"{path.name}: no paper/runtime line"
+    assert "warm" in text and "cold" in text, f"{path.name}: the runtime line needs warm and cold"
+    links = re.findall(r"\]\((\d\d_\w+)\.ipynb\)", text)  # siblings in notebooks/executed/
+    neighbours = [p.stem for p in (NOTEBOOKS[k - 1:k] if k else []) + NOTEBOOKS[k + 1:k + 2]]
+    assert links == neighbours, f"{path.name} links {links}, its neighbours are {neighbours}"
+
+
+def test_readme_links_every_executed_copy():
+    readme = (project_root() / "README.md").read_text()
+    for path in NOTEBOOKS:
+        assert f"(notebooks/executed/{path.stem}.ipynb)" in readme, f"README does not link {path.stem}.ipynb"
+
+
 def test_parameters_default_to_the_profiles_folder(tmp_path):
     from dreampose.notebook import output_folder
 
