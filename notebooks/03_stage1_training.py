@@ -51,6 +51,7 @@ from dreampose.evaluate.studies import subject as subject_study
 from dreampose.evaluate.studies import training
 from dreampose.figures import image_grid, preview_world
 from dreampose.reproduce import trained
+from dreampose.report import bullets, either, say
 from dreampose.train.finetune import latent_size
 
 s1 = p.stage1
@@ -189,25 +190,25 @@ for label, scores in dropout_scores.items():
 # %%
 first, mid, last = along.values()
 iou = [s["IoU with target pose"] for s in along.values()]
-print(f"Profile {p.name}, seed {p.seed}; samples on {len(videos)} test videos.")
-print(f"* Stage 1: {m['steps']} steps in {m['train_seconds']:.0f} s on this machine; final loss {m['final_loss']:.4f}. "
-      "The paper trains 5 epochs of UBC Fashion on 2 A100s (no time reported).")
-print(f"* Pose following along training (IoU with the target body): {iou[0]:.3f} -> {iou[1]:.3f} -> {iou[2]:.3f}: "
-      + ("it grows as training goes on." if iou[2] > iou[0] else "it does NOT grow on this run."))
-print(f"* L1 to the ground truth: {first['L1 to ground truth']:.4f} at step 0, {last['L1 to ground truth']:.4f} "
-      "after stage 1.")
 d, n = losses["with dropout"], losses["no dropout"]
 null = [b for b in training.BRANCHES if b != "image + pose"]
 better = [b for b in null if d[b] < n[b]]
-print(f"* Dropout trains the null branches: with dropout the noise is predicted better in {len(better)} of "
-      f"{len(null)} null branches ({', '.join(f'{b} {d[b]:.4f} vs {n[b]:.4f}' for b in null)}); "
-      f"the full branch is {d['image + pose']:.4f} with vs {n['image + pose']:.4f} without.")
 key = f"s={s_i:g}/{s_p:g}"
 a, b = dropout_scores[f"with dropout, {key}"], dropout_scores[f"no dropout, {key}"]
-verdicts = [f"{k}: {a[k]:.4f} with vs {b[k]:.4f} without dropout" for k in show]
-print(f"* Guided sampling ({key}): " + "; ".join(verdicts) + ".")
 wins = sum((a[k] > b[k]) if k in ("PSNR", "IoU with target pose") else (a[k] < b[k]) for k in show)
-print(f"  Dropout helps guided sampling on {wins} of {len(show)} measures here"
-      + (". " if wins == len(show) else ": this run does NOT show that guided samples need the dropout, only that "
-         "the null branches it trains are better. ")
-      + "The paper does not ablate the dropout; it fixes 5% image and 5% pose dropout.")
+say(f"Profile {p.name}, seed {p.seed}; samples on {len(videos)} test videos.", bullets([
+    f"Stage 1: {m['steps']} steps in {m['train_seconds']:.0f} s on this machine; final loss {m['final_loss']:.4f}. "
+    "The paper trains 5 epochs of UBC Fashion on 2 A100s (no time reported).",
+    f"Pose following along training (IoU with the target body): {iou[0]:.3f} -> {iou[1]:.3f} -> {iou[2]:.3f}: "
+    + either(iou[2] > iou[0], "it grows as training goes on.", "it does **not** grow on this run."),
+    f"L1 to the ground truth: {first['L1 to ground truth']:.4f} at step 0, {last['L1 to ground truth']:.4f} after "
+    "stage 1.",
+    f"Dropout trains the null branches: with dropout the noise is predicted better in {len(better)} of {len(null)} "
+    f"null branches ({', '.join(f'{b} {d[b]:.4f} vs {n[b]:.4f}' for b in null)}); the full branch is "
+    f"{d['image + pose']:.4f} with vs {n['image + pose']:.4f} without.",
+    f"Guided sampling ({key}): " + "; ".join(f"{k}: {a[k]:.4f} with vs {b[k]:.4f} without dropout" for k in show)
+    + f". Dropout helps guided sampling on {wins} of {len(show)} measures here"
+    + either(wins == len(show), ". ", ": this run does **not** show that guided samples need the dropout, only that "
+             "the null branches it trains are better. ")
+    + "The paper does not ablate the dropout; it fixes 5% image and 5% pose dropout.",
+]))
