@@ -49,6 +49,7 @@ from dreampose.evaluate.experiments import metric_suite, targets_of
 from dreampose.evaluate.protocol import protocol_subject
 from dreampose.evaluate.studies import subject as subject_study
 from dreampose.evaluate.studies import training
+from dreampose.evaluate.tables import markdown_table
 from dreampose.figures import image_grid, preview_world
 from dreampose.reproduce import trained
 from dreampose.report import bullets, either, say
@@ -125,9 +126,8 @@ for k, video in enumerate(videos):
 
 # %%
 along = {label: subject_study.frame_scores(method, p, videos) for label, method in snapshots.items()}
-for label, scores in along.items():
-    print(f"{label:>22}: IoU with the target pose {scores['IoU with target pose']:.3f}, "
-          f"L1 to ground truth {scores['L1 to ground truth']:.4f}, PSNR {scores['PSNR']:.2f}")
+say(markdown_table([{"method": label, **{k: sc[k] for k in ("IoU with target pose", "L1 to ground truth", "PSNR")}}
+                    for label, sc in along.items()]))
 
 # %% [markdown]
 # ## Loss curve
@@ -153,8 +153,10 @@ nb.show(panels.loss_curves(curves, marks={f"step {early}": early}, title="stage 
 runs = {"with dropout": run, "no dropout": run.variant(*training.NO_DROPOUT)}
 losses = {label: training.branch_losses(stages.load_pipeline(stages.stage1(r)), world.test, r.profile, n_pairs=32)
           for label, r in runs.items()}
-for branch in training.BRANCHES:
-    print(f"{branch:>22}: " + "   ".join(f"{label} {losses[label][branch]:.4f}" for label in runs))
+say("noise-prediction error per branch on held-out test pairs ↓\n\n| branch | " + " | ".join(runs) + " |\n"
+    + "|---" * (len(runs) + 1) + "|\n" + "\n".join(
+        f"| {branch} | " + " | ".join(f"{losses[label][branch]:.4f}" for label in runs) + " |"
+        for branch in training.BRANCHES))
 
 # %% [markdown]
 # Both runs see the same pairs, noise and timesteps; the dropout changes the condition of
@@ -165,6 +167,10 @@ for branch in training.BRANCHES:
 curves["stage 1, no dropout"] = panels.read_loss(stages.stage1(runs["no dropout"]).path / "loss.csv")
 nb.show(panels.loss_curves(curves, title="stage 1 with and without conditioning dropout"),
         "stage1_loss_dropout.png")
+
+# %% [markdown]
+# Samples of both models, without guidance (s = 1/1) and with the profile's: look at whether
+# the rows of one setting differ between the two models, and how much guidance changes them.
 
 # %%
 s_i, s_p = p.sample.image_guidance_scale, p.sample.pose_guidance_scale
@@ -181,8 +187,7 @@ nb.show(panels.comparison_panel(video.frames[i], video.frames[targets],
 features = metric_suite(p, stages.base(run)).features
 dropout_scores = {label: subject_study.frame_scores(method, p, videos, features) for label, method in guided.items()}
 show = ["L1 to ground truth", "PSNR", "IoU with target pose"] + [f.name for f in features]
-for label, scores in dropout_scores.items():
-    print(f"{label:>26}: " + ", ".join(f"{k} {scores[k]:.4f}" for k in show))
+say(markdown_table([{"method": label, **{k: sc[k] for k in show}} for label, sc in dropout_scores.items()]))
 
 # %% [markdown]
 # ## What this run shows
