@@ -56,12 +56,12 @@ import numpy as np
 
 from dreampose.evaluate.experiments import FULL, targets_of
 from dreampose.panels import teaser_clip
+from dreampose.reproduce import trained
 from dreampose.report import CLIP_FPS_DIVISOR, bullets, either, say, show_clip
 
-res = nb.results()  # every variant trained and scored (cached after `dreampose reproduce`)
 video = nb.videos[0]
 i, targets = targets_of(p, video)
-teaser = res.methods[FULL](video, i, targets)
+teaser = trained(run, FULL, [video])(video, i, targets)  # this one subject (cached after `dreampose reproduce`)
 show_clip(teaser_clip(video.frames[i], video.iuv[targets], teaser, label="DreamPose"), out / "fig01_teaser.gif",
           p.data.fps / CLIP_FPS_DIVISOR)
 err = np.abs(teaser.astype(float) - video.frames[targets].astype(float)).mean() / 255
