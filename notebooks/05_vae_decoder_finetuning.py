@@ -63,6 +63,7 @@ from dreampose.evaluate.experiments import FULL, NO_VAE_FT, targets_of
 from dreampose.evaluate.studies.decoder import decoder_reconstruction
 from dreampose.evaluate.tables import markdown_table, rows_from_results
 from dreampose.figures import image_grid
+from dreampose.report import bullets, either, say
 
 res = nb.results()  # every variant trained and scored (cached after the first notebook that runs it)
 videos = nb.videos
@@ -141,15 +142,17 @@ nb.show(panels.loss_curves({f"decoder, {video.name}": panels.read_loss(art.path 
 
 # %%
 mean = {key: float(np.mean([r["psnr"][key] for r in recon.values()])) for key in recon[videos[0].name]["psnr"]}
-print(f"Profile {p.name}, seed {p.seed}, {len(videos)} test videos.")
-print("*", verdict(res.effect(3)))
+rows = []
 for metric in ("L1", "SSIM"):
     a, b = res.table2[FULL].summary(metric)[0], res.table2[NO_VAE_FT].summary(metric)[0]
-    better = a < b if metric == "L1" else a > b
-    print(f"  {metric}: {a:.4f} with vs {b:.4f} without decoder finetuning ({'better' if better else 'NOT better'})")
-print(f"* Reconstruction of the photo: PSNR {mean[('before', 'subject')]:.2f} -> {mean[('after', 'subject')]:.2f} dB; "
-      f"of unseen frames: {mean[('before', 'targets')]:.2f} -> {mean[('after', 'targets')]:.2f} dB "
-      + ("(the gain carries over to other poses)." if mean[("after", "targets")] > mean[("before", "targets")]
-         else "(NO gain on unseen frames: the decoder fits the photo only)."))
-print("* Paper, Table 2 (UBC Fashion, 256 px): Ours_No-VAE-FT L1 0.025, SSIM 0.897 -> Ours_Full L1 0.019, SSIM 0.900. "
-      "The absolute numbers are not comparable (another dataset, resolution and model scale).")
+    rows.append(f"{metric}: {a:.4f} with vs {b:.4f} without decoder finetuning ("
+                + either(a < b if metric == "L1" else a > b, "better", "**not** better") + ")")
+say(f"Profile {p.name}, seed {p.seed}, {len(videos)} test videos.", bullets([
+    verdict(res.effect(3)) + " " + "; ".join(rows) + ".",
+    f"Reconstruction of the photo: PSNR {mean[('before', 'subject')]:.2f} -> {mean[('after', 'subject')]:.2f} dB; "
+    f"of unseen frames: {mean[('before', 'targets')]:.2f} -> {mean[('after', 'targets')]:.2f} dB "
+    + either(mean[("after", "targets")] > mean[("before", "targets")], "(the gain carries over to other poses).",
+             "(**no** gain on unseen frames: the decoder fits the photo only)."),
+    "Paper, Table 2 (UBC Fashion, 256 px): Ours_No-VAE-FT L1 0.025, SSIM 0.897 -> Ours_Full L1 0.019, SSIM 0.900. "
+    "The absolute numbers are not comparable (another dataset, resolution and model scale).",
+]))
