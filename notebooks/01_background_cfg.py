@@ -77,8 +77,10 @@ say(f"{video.name}, frames {targets[0]}-{targets[-1]}: mean L1 to the real frame
 # every file this notebook writes into output_dir (the tests check this list)
 nb.expect(
     ["diffusion_noising.png", "diffusion_latent.png"],  # latent diffusion: noising, the latent channels
+    "fig01_teaser.gif",                                 # Fig. 1: the teaser clip
     "base_guidance_scales.png",                         # text-to-image at s = 1, 3, 7
     "dual_guidance_terms.png",                          # one step of dual guidance, term by term
+    "dual_guidance_trajectories.png",                   # x̂0 per branch along a sampling run
     ["guidance_grid.png", "guidance_samplers.png"],     # s_I x s_p grid; sampler x steps
 )
 

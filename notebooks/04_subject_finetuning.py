@@ -53,7 +53,9 @@ p, run, world, out = nb.profile, nb.run, nb.world, nb.output_dir
 # every file this notebook writes into output_dir (the tests check this list)
 nb.expect(
     nb.RESULT_FILES,                                    # nb.results(): Tables 1 and 2, effects.md
+    "fig05_finetuning.png",                             # Fig. 5: the finetuning diagram
     [f"subject_before_after_{k}.png" for k in range(2)],  # stage 1 vs subject model, two subjects
+    "clips_subject_finetuning.gif",                     # the methods as clips
     ["subject_loss.png", "subject_random_crops.png"],   # loss per subject; the random crops
     [f"subject_texture_sticking_{k}.png" for k in range(2)],  # without random crops
     [f"fig12_multiple_inputs_{k}.png" for k in range(2)],  # Fig. 12: several input images

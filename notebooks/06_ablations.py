@@ -59,6 +59,7 @@ nb.expect(
     [f"fig10_ablations_{k}.png" for k in range(2)],     # Fig. 10, two test subjects
     ["fig11_pose_window.png", "flicker_1_vs_5_poses.png", "temporal_1_vs_5_poses.png"],  # Fig. 11, flicker
     "guidance_sweep.png",                               # the s_I x s_p sweep over test subjects
+    "clips_ablations.gif",                              # the variants as clips
 )
 
 # %%

@@ -57,6 +57,7 @@ nb.expect(
     nb.RESULT_FILES,                                    # nb.results(): Tables 1 and 2, effects.md
     "table1_comparisons.png",                           # Table 1 as bars
     [f"fig{7 + k:02d}_comparison.png" for k in range(2)],  # Fig. 7 and 8
+    "clips_comparisons.gif",                            # the methods as clips
 )
 
 # %%
