@@ -15,6 +15,11 @@
 # %% [markdown]
 # # 02 · Architecture: turning a text-to-image model into DreamPose
 #
+# - **Paper:** section 4.2, Fig. 2-4
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 24 s warm (artifact cache filled by
+#   `make reproduce`), about 10 min cold (empty cache: the base model, ~9 min)
+# - [← 01 Background](01_background_cfg.ipynb) · [03 Stage-1 training →](03_stage1_training.ipynb)
+#
 # DreamPose does not design a network from scratch. It takes a pretrained text-to-image latent
 # diffusion model and makes two changes to it (paper 4.2):
 #
@@ -39,7 +44,7 @@
 # %% tags=["parameters"]
 profile = "tiny"
 seed = 0
-output_dir = "../figures"
+output_dir = ""  # "": figures/ for tiny, figures/<profile>/ otherwise
 device = "cpu"
 overrides = []
 
@@ -48,6 +53,16 @@ from dreampose.notebook import setup
 
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
 p, run, world, out = nb.profile, nb.run, nb.world, nb.output_dir
+
+# %%
+# every file this notebook writes into output_dir (the tests check this list)
+nb.expect(
+    ["fig02_architecture.png", "fig03_adapter.png"],    # Fig. 2 and 3, drawn from the real shapes
+    "adapter_tensors.png",                              # the adapter's tensors on a test frame
+    ["fig04_pose_window.png", "fig04_unet.png"],        # Fig. 4: the pose window, the UNet
+    "conv_in_weights.png",                              # zero-initialised pose channels of conv_in
+    ["parameter_counts.md", "parameter_counts.csv"],    # parameter counts beside SD 1.4
+)
 
 # %%
 import copy

@@ -15,6 +15,12 @@
 # %% [markdown]
 # # 03 · Stage 1: learning to read a pose and a picture
 #
+# - **Paper:** section 4.2.3 (stage 1)
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): about 1 min warm (artifact cache
+#   filled by `make reproduce`; 627 s on the run that first trained its two extra stage-1 models),
+#   about 25 min cold (empty cache: base ~9 min, three stage-1 trainings ~15 min)
+# - [← 02 Architecture](02_architecture.ipynb) · [04 Subject finetuning →](04_subject_finetuning.ipynb)
+#
 # After the surgery of notebook 02 the network computes exactly what the base model computes,
 # and that is the problem: the ten new pose channels of the UNet's first convolution have zero
 # weights and the adapter's VAE branch is zero, so the model still has no idea what a pose is.
@@ -31,7 +37,7 @@
 # %% tags=["parameters"]
 profile = "tiny"
 seed = 0
-output_dir = "../figures"
+output_dir = ""  # "": figures/ for tiny, figures/<profile>/ otherwise
 device = "cpu"
 overrides = []
 
@@ -40,6 +46,15 @@ from dreampose.notebook import setup
 
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
 p, run, world, out = nb.profile, nb.run, nb.world, nb.output_dir
+
+# %%
+# every file this notebook writes into output_dir (the tests check this list)
+nb.expect(
+    ["stage1_data.png", "stage1_sample.png"],           # training videos; one training pair
+    [f"stage1_samples_{k}.png" for k in range(2)],      # samples along training, two test subjects
+    ["stage1_loss.png", "stage1_loss_dropout.png"],     # loss curves, with and without dropout
+    "stage1_dropout.png",                               # samples with and without dropout
+)
 
 # %%
 from dreampose import panels, stages

@@ -15,6 +15,11 @@
 # %% [markdown]
 # # 05 · Finetuning the VAE decoder (paper Fig. 6)
 #
+# - **Paper:** section 4.2.3 (VAE decoder finetuning), Fig. 6
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 26 s warm (artifact cache filled by
+#   `make reproduce`), about 20 min cold (empty cache: it trains what `make reproduce` trains)
+# - [← 04 Subject finetuning](04_subject_finetuning.ipynb) · [06 Ablations →](06_ablations.ipynb)
+#
 # Everything DreamPose draws passes through the VAE decoder at the very end, x' = D(z'). A
 # latent of 4 channels on a grid 8 times coarser than the image (4 times in the tiny model)
 # cannot hold every stripe and every dot, and the decoder fills in detail from what it learnt
@@ -30,7 +35,7 @@
 # %% tags=["parameters"]
 profile = "tiny"
 seed = 0
-output_dir = "../figures"
+output_dir = ""  # "": figures/ for tiny, figures/<profile>/ otherwise
 device = "cpu"
 overrides = []
 
@@ -39,6 +44,14 @@ from dreampose.notebook import setup
 
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
 p, world, out = nb.profile, nb.world, nb.output_dir
+
+# %%
+# every file this notebook writes into output_dir (the tests check this list)
+nb.expect(
+    nb.RESULT_FILES,                                    # nb.results(): Tables 1 and 2, effects.md
+    [f"fig06_decoder_crops_{k}.png" for k in range(2)],  # Fig. 6: crops before/after, two subjects
+    ["decoder_reconstruction.png", "decoder_loss.png"],  # reconstructions; the loss
+)
 
 # %%
 import numpy as np

@@ -15,6 +15,11 @@
 # %% [markdown]
 # # 06 · Ablations (paper Table 2, Fig. 10-11)
 #
+# - **Paper:** Table 2, Fig. 10-11
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 18 s warm (artifact cache filled by
+#   `make reproduce`), about 20 min cold (empty cache: it trains what `make reproduce` trains)
+# - [← 05 Decoder finetuning](05_vae_decoder_finetuning.ipynb) · [07 Comparisons →](07_comparisons.ipynb)
+#
 # Which of DreamPose's choices matter? The paper removes one at a time:
 #
 # | variant | what is switched off | profile switch |
@@ -35,7 +40,7 @@
 # %% tags=["parameters"]
 profile = "tiny"
 seed = 0
-output_dir = "../figures"
+output_dir = ""  # "": figures/ for tiny, figures/<profile>/ otherwise
 device = "cpu"
 overrides = []
 
@@ -45,6 +50,17 @@ from dreampose.notebook import setup
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
 p, out = nb.profile, nb.output_dir
 res = nb.results()  # every variant trained and scored (cached after `dreampose reproduce`)
+
+# %%
+# every file this notebook writes into output_dir (the tests check this list)
+nb.expect(
+    nb.RESULT_FILES,                                    # nb.results(): Tables 1 and 2, effects.md
+    "table2_ablations.png",                             # Table 2 as bars
+    [f"fig10_ablations_{k}.png" for k in range(2)],     # Fig. 10, two test subjects
+    ["fig11_pose_window.png", "flicker_1_vs_5_poses.png", "temporal_1_vs_5_poses.png"],  # Fig. 11, flicker
+    "guidance_sweep.png",                               # the s_I x s_p sweep over test subjects
+    "clips_ablations.gif",                              # the variants as clips
+)
 
 # %%
 import numpy as np

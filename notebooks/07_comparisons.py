@@ -15,6 +15,11 @@
 # %% [markdown]
 # # 07 · Comparisons (paper Table 1, Fig. 7-9)
 #
+# - **Paper:** Table 1, Fig. 7-9
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 13 s warm (artifact cache filled by
+#   `make reproduce`), about 20 min cold (empty cache: it trains what `make reproduce` trains)
+# - [← 06 Ablations](06_ablations.ipynb) · [08 Failure cases →](08_failure_cases.ipynb)
+#
 # The paper compares DreamPose with two motion-transfer methods, MRAA and TPSMM, retrained on
 # UBC Fashion. Both animate the input image by warping it with motion estimated from a
 # *driving video*: they see the real frames of the target video, while DreamPose only sees its
@@ -35,7 +40,7 @@
 # %% tags=["parameters"]
 profile = "tiny"
 seed = 0
-output_dir = "../figures"
+output_dir = ""  # "": figures/ for tiny, figures/<profile>/ otherwise
 device = "cpu"
 overrides = []
 
@@ -45,6 +50,15 @@ from dreampose.notebook import setup
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
 p, out = nb.profile, nb.output_dir
 res = nb.results()  # every variant trained and scored (cached after `dreampose reproduce`)
+
+# %%
+# every file this notebook writes into output_dir (the tests check this list)
+nb.expect(
+    nb.RESULT_FILES,                                    # nb.results(): Tables 1 and 2, effects.md
+    "table1_comparisons.png",                           # Table 1 as bars
+    [f"fig{7 + k:02d}_comparison.png" for k in range(2)],  # Fig. 7 and 8
+    "clips_comparisons.gif",                            # the methods as clips
+)
 
 # %%
 from IPython.display import Markdown, display

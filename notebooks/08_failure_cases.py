@@ -15,6 +15,11 @@
 # %% [markdown]
 # # 08 · Where it fails, and what it costs (paper section 7, Fig. 13)
 #
+# - **Paper:** section 7, Fig. 13
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 16 s warm (artifact cache filled by
+#   `make reproduce`), about 20 min cold (empty cache: it trains what `make reproduce` trains)
+# - [← 07 Comparisons](07_comparisons.ipynb)
+#
 # The paper closes with its failures: arms that disappear into the garment, details that were
 # never in the photo, people drawn facing the wrong way when the target pose turns its back to
 # the camera, a little flicker on big busy patterns, and slowness: minutes of finetuning per
@@ -30,7 +35,7 @@
 # %% tags=["parameters"]
 profile = "tiny"
 seed = 0
-output_dir = "../figures"
+output_dir = ""  # "": figures/ for tiny, figures/<profile>/ otherwise
 device = "cpu"
 overrides = []
 
@@ -40,6 +45,16 @@ from dreampose.notebook import setup
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
 p, out = nb.profile, nb.output_dir
 res = nb.results()  # every variant trained and scored (cached after `dreampose reproduce`)
+
+# %%
+# every file this notebook writes into output_dir (the tests check this list)
+nb.expect(
+    nb.RESULT_FILES,                                    # nb.results(): Tables 1 and 2, effects.md
+    ["fig13_failure_cases.png", "failures_worst_frames.png"],  # Fig. 13; the worst frames by L1
+    ["failures_by_view.png", "failures_arms.png"],      # error by view, on the arms
+    ["flicker_by_pattern.png", "flicker_worst_video.png"],  # flicker by pattern, the worst video
+    "timings.md",                                       # timings beside the paper's
+)
 
 # %%
 import numpy as np
