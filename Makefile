@@ -24,6 +24,7 @@ reproduce: venv
 
 notebooks: venv  ## execute notebooks/ with papermill (up-to-date ones are skipped; NB="01 02" picks some)
 	$(BIN)/python -m dreampose.run_notebooks --profile $(PROFILE) $(NB)
+	$(BIN)/python -m dreampose.run_notebooks --runtimes  # wall time of each notebook's last run
 
 test: venv
 	$(BIN)/python -m pytest

@@ -2,15 +2,22 @@
 
     python -m dreampose.run_notebooks --profile tiny            # all of notebooks/, in order
     python -m dreampose.run_notebooks --profile smoke 01 02     # a selection, by number or name
+    python -m dreampose.run_notebooks --runtimes                # wall times of the last runs (Markdown)
 
 Each notebook ``notebooks/NN_name.py`` (jupytext percent format, the file in git) is
 converted to an unexecuted ``<build_dir>/.NN_name.input.ipynb`` and executed with papermill,
 parameters ``profile``, ``seed``, ``output_dir``, ``device``, ``overrides``, in the notebooks
-folder (nothing is written into notebooks/). The executed copy goes to
-``<build_dir>/NN_name.ipynb`` beside a stamp ``NN_name.json``. A notebook whose stamp matches (same source, same ``dreampose`` code, same
-parameters, finished) is skipped, so an interrupted batch resumes where it stopped; the heavy
-work inside a notebook is cached by ``dreampose.cache`` anyway. The batch stops at the first
-failing notebook with a ``NotebookError`` naming it and the failing cell.
+folder. The executed copy goes to ``<build_dir>/NN_name.ipynb`` beside a stamp ``NN_name.json``
+(wall time, machine, artifacts the run added to the cache). A notebook whose stamp matches (same
+source, same ``dreampose`` code, same parameters, finished) is skipped, so an interrupted batch
+resumes where it stopped; the heavy work inside a notebook is cached by ``dreampose.cache`` anyway.
+The batch stops at the first failing notebook with a ``NotebookError`` naming it and the failing
+cell, or the files it wrote without declaring them (``Notebook.expect``) or declared and did not write.
+
+The tiny profile writing into the project's ``figures/`` also publishes each executed copy to
+``notebooks/executed/NN_name.ipynb`` (committed, so GitHub shows it with its outputs), without
+papermill's timestamps and with stable ids, so a rerun with the same outputs rewrites the same bytes.
+Other profiles never write there.
 """
 from __future__ import annotations
 
@@ -23,11 +30,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import project_root
+from .cache import default_root, project_root
 from .files import atomic_write, write_json_atomic
+from .notebook import OUTPUTS_MIME, output_folder
 
 NOTEBOOK_DIR = project_root() / "notebooks"
 BUILD_DIR = project_root() / "build" / "notebooks"
+EXECUTED_DIR = NOTEBOOK_DIR / "executed"
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 
 
@@ -106,9 +115,42 @@ def _kernel_environment(threads: int | None) -> None:
             os.environ[var] = str(int(threads))
 
 
+def declared_outputs(executed: Path) -> list[str] | None:
+    """The file names an executed notebook declared with ``Notebook.expect`` (None: it declared none)."""
+    for cell in json.loads(Path(executed).read_text()).get("cells", []):
+        for out in cell.get("outputs", []):
+            if OUTPUTS_MIME in out.get("data", {}):
+                return list(out["data"][OUTPUTS_MIME]["files"])
+    return None
+
+
+def written_files(folder: Path, since: float | None = None) -> set[str]:
+    """Paths (relative, posix) of the files under ``folder``, only those modified at ``since`` or later."""
+    return {p.relative_to(folder).as_posix() for p in Path(folder).rglob("*")
+            if p.is_file() and not p.name.startswith(".") and (since is None or p.stat().st_mtime >= since)}
+
+
+def output_mismatch(declared: list[str], written: set[str]) -> str:
+    """'' when ``written`` is exactly ``declared``, else a sentence naming the difference."""
+    extra, missing = sorted(written - set(declared)), sorted(set(declared) - written)
+    return "; ".join(([f"wrote files it does not declare in nb.expect(...): {', '.join(extra)}"] if extra else [])
+                     + ([f"declared but did not write: {', '.join(missing)}"] if missing else []))
+
+
+def _artifacts() -> int:
+    return sum(1 for _ in default_root().glob("*/*/manifest.json"))
+
+
+def _machine() -> str:
+    from .provenance import cpu_name
+
+    threads = os.environ.get("DREAMPOSE_THREADS") or os.environ.get("OMP_NUM_THREADS") or len(os.sched_getaffinity(0))
+    return f"{cpu_name()}, {threads} threads"
+
+
 def execute(source: Path, parameters: dict, build_dir: Path = BUILD_DIR, force: bool = False,
             log_output: bool = False, timeout: int | None = None, code: str | None = None) -> Run:
-    """Execute one notebook with papermill (skipped if its stamp is up to date)."""
+    """Execute one notebook with papermill (skipped if its stamp is up to date); check its outputs."""
     import papermill
 
     _kernel_environment(None)
@@ -122,7 +164,9 @@ def execute(source: Path, parameters: dict, build_dir: Path = BUILD_DIR, force: 
             return Run(source.stem, old.get("seconds", 0.0), True, output)
     stamp_path.unlink(missing_ok=True)
     ipynb = to_ipynb(source, build_dir / f".{source.stem}.input.ipynb")
-    start = time.perf_counter()
+    wanted = parameters.get("output_dir", "")
+    out_dir = output_folder(source.parent / wanted if wanted else "", parameters["profile"])
+    artifacts, since, start = _artifacts(), time.time() - 0.1, time.perf_counter()
     try:
         papermill.execute_notebook(str(ipynb), str(output), parameters=parameters, cwd=str(source.parent),
                                    kernel_name="python3", language="python", progress_bar=False,
@@ -130,38 +174,92 @@ def execute(source: Path, parameters: dict, build_dir: Path = BUILD_DIR, force: 
     except papermill.PapermillExecutionError as err:
         raise _failure(err, source, output) from None
     seconds = round(time.perf_counter() - start, 1)
-    write_json_atomic(stamp_path, {**stamp, "ok": True, "seconds": seconds})
+    declared = declared_outputs(output)
+    problem = declared is not None and output_mismatch(declared, written_files(out_dir, since))
+    if problem:
+        raise NotebookError(f"notebook {source.name} {problem} (in {out_dir})")
+    write_json_atomic(stamp_path, {**stamp, "ok": True, "seconds": seconds, "machine": _machine(),
+                                   "new_artifacts": _artifacts() - artifacts})
     return Run(source.stem, seconds, False, output)
+
+
+def publish(executed: Path, target: Path) -> Path:
+    """Copy an executed notebook to ``target`` without papermill's timings, with stable cell and
+    widget ids (a rerun with the same outputs writes the same bytes); execution counts stay."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    nb.metadata.pop("papermill", None)
+    for k, cell in enumerate(nb.cells):
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        cell["id"] = f"cell-{k}"
+    text = nbformat.writes(nb)
+    widgets = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    for k, model_id in enumerate(widgets):  # random per run, in creation order
+        text = text.replace(model_id, f"{k:032x}")
+    return atomic_write(target, text.rstrip("\n") + "\n")
+
+
+def publishes(profile: str, output_dir: str | Path) -> bool:
+    """Only the tiny profile writing into the project's figures/ publishes to notebooks/executed/."""
+    return profile == "tiny" and Path(output_dir).resolve() == output_folder("", "tiny")
+
+
+def _relative(path: Path, folder: Path) -> str:
+    """``path`` relative to ``folder`` when both are in the project (the executed copies show no home folder)."""
+    root = project_root()
+    inside = all(p.resolve().is_relative_to(root) for p in (path, folder))
+    return os.path.relpath(path.resolve(), folder.resolve()) if inside else str(path.resolve())
 
 
 def run_all(profile: str = "tiny", output_dir: str | Path = "figures", notebooks: list[str] | None = None,
             seed: int = 0, device: str = "cpu", overrides: list[str] | None = None,
             build_dir: str | Path = BUILD_DIR, folder: str | Path = NOTEBOOK_DIR, force: bool = False,
-            log_output: bool = False, timeout: int | None = None, threads: int | None = None) -> list[Run]:
+            log_output: bool = False, timeout: int | None = None, threads: int | None = None,
+            executed_dir: str | Path | None = None) -> list[Run]:
     """Execute the notebooks in order and print one line per notebook with its wall time.
 
     ``threads``: torch/OpenMP threads of every kernel (default: as the environment says).
+    ``executed_dir``: where to publish the executed copies (``publish``); by default
+    ``notebooks/executed/`` when ``publishes(profile, output_dir)``, else nowhere.
     """
     _kernel_environment(threads)
     paths = select(notebook_paths(folder), list(notebooks or []))
     if not paths:
         raise NotebookError(f"no notebooks (NN_*.py) in {folder}")
-    parameters = {"profile": profile, "seed": int(seed), "output_dir": str(Path(output_dir).resolve()),
+    if executed_dir is None and publishes(profile, output_dir):
+        executed_dir = EXECUTED_DIR
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    parameters = {"profile": profile, "seed": int(seed), "output_dir": _relative(Path(output_dir), Path(folder)),
                   "device": device, "overrides": list(overrides or [])}
-    Path(parameters["output_dir"]).mkdir(parents=True, exist_ok=True)
     code, runs = code_hash(), []
-    print(f"[notebooks] {len(paths)} notebooks, profile {profile}, figures -> {parameters['output_dir']}, "
-          f"executed copies -> {build_dir}", flush=True)
+    print(f"[notebooks] {len(paths)} notebooks, profile {profile}, figures -> {Path(output_dir).resolve()}, "
+          f"executed copies -> {build_dir}" + (f" and {executed_dir}" if executed_dir else ""), flush=True)
     for path in paths:
         print(f"[notebooks] {path.stem} ...", flush=True)
         run = execute(path, parameters, Path(build_dir), force, log_output, timeout, code)
         runs.append(run)
+        if executed_dir:
+            publish(run.output, Path(executed_dir) / run.output.name)
         print(f"[notebooks] {path.stem}: " + ("up to date, skipped" if run.skipped else f"{run.seconds:.0f} s"),
               flush=True)
     ran = [r for r in runs if not r.skipped]
     print(f"[notebooks] done: {len(ran)} executed in {sum(r.seconds for r in ran):.0f} s, "
           f"{len(runs) - len(ran)} up to date", flush=True)
     return runs
+
+
+def runtimes(build_dir: str | Path = BUILD_DIR) -> str:
+    """A Markdown table of each notebook's last wall time, from the stamps in ``build_dir``."""
+    lines = ["| notebook | profile | wall time | cache | machine |", "|---|---|---|---|---|"]
+    for stamp_path in sorted(Path(build_dir).glob("[0-9][0-9]_*.json")):
+        stamp = json.loads(stamp_path.read_text())
+        new = stamp.get("new_artifacts")
+        cache = "?" if new is None else "warm (trained nothing)" if new == 0 else f"trained {new} artifacts"
+        lines.append(f"| {stamp_path.stem} | {stamp['parameters']['profile']} | {stamp.get('seconds', 0):.0f} s | "
+                     f"{cache} | {stamp.get('machine', '?')} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,7 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="execute even the notebooks that are up to date")
     parser.add_argument("--log", action="store_true", help="stream the notebooks' output")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per kernel (e.g. 1 beside other jobs)")
+    parser.add_argument("--runtimes", action="store_true", help="print the last wall times (Markdown) and exit")
     args = parser.parse_args(argv)
+    if args.runtimes:
+        print(runtimes(args.build))
+        return 0
     if args.figures is None:
         from .config import default_figures
 

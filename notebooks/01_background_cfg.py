@@ -15,6 +15,11 @@
 # %% [markdown]
 # # 01 · Background: latent diffusion and classifier-free guidance
 #
+# - **Paper:** sections 3 (latent diffusion, classifier-free guidance) and 4.4 (dual guidance)
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 42 s warm (artifact cache filled by
+#   `make reproduce`), about 15 min cold (empty cache: base ~9 min, stage 1 ~5 min)
+# - [02 Architecture →](02_architecture.ipynb)
+#
 # DreamPose is built on Stable Diffusion, and almost everything it does at sampling time is a
 # variation on one trick: classifier-free guidance. This notebook sets up both on the small
 # base model this project trains for itself (it plays the part of Stable Diffusion 1.5), then
@@ -30,7 +35,7 @@
 # %% tags=["parameters"]
 profile = "tiny"
 seed = 0
-output_dir = "../figures"
+output_dir = ""  # "": figures/ for tiny, figures/<profile>/ otherwise
 device = "cpu"
 overrides = []
 
@@ -40,11 +45,50 @@ from dreampose.notebook import setup
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
 p, run, world, out = nb.profile, nb.run, nb.world, nb.output_dir
 
+# %% [markdown]
+# ## What DreamPose does (paper Fig. 1)
+#
+# One photo of a person and a sequence of DensePose poses in; that person moving through the
+# poses out. Below: a test subject no part of the model saw in training, its input image, the
+# driving poses, and DreamPose's frames (the full model: stage 1, then subject and decoder
+# finetuning on this one photo; the very frames the evaluation of notebooks 06 and 07 scores,
+# played at a third of the videos' frame rate). Look at whether the person keeps the input's
+# garment while following the poses. The rest of this notebook builds up how one such frame is
+# sampled.
+
+# %%
+import numpy as np
+
+from dreampose.evaluate.experiments import FULL, targets_of
+from dreampose.panels import teaser_clip
+from dreampose.reproduce import trained
+from dreampose.report import CLIP_FPS_DIVISOR, bullets, either, say, show_clip
+
+video = nb.videos[0]
+i, targets = targets_of(p, video)
+teaser = trained(run, FULL, [video])(video, i, targets)  # this one subject (cached after `dreampose reproduce`)
+show_clip(teaser_clip(video.frames[i], video.iuv[targets], teaser, label="DreamPose"), out / "fig01_teaser.gif",
+          p.data.fps / CLIP_FPS_DIVISOR)
+err = np.abs(teaser.astype(float) - video.frames[targets].astype(float)).mean() / 255
+say(f"{video.name}, frames {targets[0]}-{targets[-1]}: mean L1 to the real frames {err:.4f} (copying the input "
+    f"photo into every frame: {np.abs(video.frames[[i]].astype(float) - video.frames[targets]).mean() / 255:.4f}).")
+
+# %%
+# every file this notebook writes into output_dir (the tests check this list)
+nb.expect(
+    ["diffusion_noising.png", "diffusion_latent.png"],  # latent diffusion: noising, the latent channels
+    "fig01_teaser.gif",                                 # Fig. 1: the teaser clip
+    "base_guidance_scales.png",                         # text-to-image at s = 1, 3, 7
+    "dual_guidance_terms.png",                          # one step of dual guidance, term by term
+    "dual_guidance_trajectories.png",                   # x̂0 per branch along a sampling run
+    ["guidance_grid.png", "guidance_samplers.png"],     # s_I x s_p grid; sampler x steps
+    "guidance_explorer_grid.png",                       # the explorer's precomputed grid, for static copies
+)
+
 # %%
 import textwrap
 import time
 
-import numpy as np
 import torch
 from diffusers import DDIMScheduler, StableDiffusionPipeline
 from IPython.display import Markdown, display
@@ -55,7 +99,6 @@ from dreampose.data.pose import as_pose_windows
 from dreampose.evaluate.base_quality import base_quality, format_quality, image_embeds, text_embeds, zero_shot
 from dreampose.evaluate.baselines import background_colour
 from dreampose.evaluate.effects import foreground_iou
-from dreampose.evaluate.experiments import targets_of
 from dreampose.figures import image_grid, iuv_to_rgb
 from dreampose.guidance import branch_weights, combine, guided_eps
 from dreampose.widgets import FrameRenderer, guidance_explorer, static_grid
@@ -166,8 +209,8 @@ for s in scales_t2i:
               "colour": zero_shot(base, imgs, [v.meta for v in videos], "colour")}
 nb.show(image_grid(samples, titles=[textwrap.fill(pr.replace("a person in ", ""), 20) for pr in prompts], scale=1.4),
         "base_guidance_scales.png")
-for s, m in t2i.items():
-    print(f"guidance s = {s:g}: CLIP score {m['clip']:.1f}, garment colour read back correctly {m['colour']:.0%}")
+say("| guidance s | CLIP score | garment colour read back correctly |\n|---|---|---|\n" + "\n".join(
+    f"| {s:g} | {m['clip']:.1f} | {m['colour']:.0%} |" for s, m in t2i.items()))
 
 # %% [markdown]
 # ## DreamPose's dual guidance, term by term
@@ -187,6 +230,12 @@ for s, m in t2i.items():
 # `dreampose.guidance` evaluates only the predictions whose weight is not zero, all of them
 # in one batched UNet call.
 #
+# **When s_I = s_p = s** the image-only branch's weight s_I − s_p is zero and the mix collapses
+# to ordinary classifier-free guidance on the joint condition:
+# eps = eps(∅,∅) + s · (eps(c_I,c_p) − eps(∅,∅)). Only with s_I ≠ s_p do image and pose get
+# separate strengths (the paper's demo: s_I = 8, s_p = 3, so the image-only branch carries
+# weight 5 and the unconditional one −7).
+#
 # The model here is the stage-1 model (the UNet and adapter finetuned on all training videos);
 # on `tiny` it is the cached artifact of the reproduce run, otherwise it is trained now.
 
@@ -198,8 +247,10 @@ pipe.set_progress_bar_config(disable=True)
 print(f"stage-1 model: {stage1.path} ({'from the cache' if stage1.loaded else 'trained now'}, "
       f"{time.perf_counter() - start:.0f} s)")
 s_I, s_p = p.sample.image_guidance_scale, p.sample.pose_guidance_scale
-print(f"profile guidance s_I = {s_I:g}, s_p = {s_p:g} (paper demo: s_I = 8, s_p = 3); "
-      f"branch weights {branch_weights(s_I, s_p)}")
+say(f"This profile samples with s_I = {s_I:g}, s_p = {s_p:g} (paper demo: s_I = 8, s_p = 3); branch weights "
+    + ", ".join(f"{k} {w:g}" for k, w in branch_weights(s_I, s_p).items()) + " (zero weights dropped). "
+    + either(s_I == s_p, "Here s_I = s_p: the image-only branch drops out and the profile's sampling is single "
+             "classifier-free guidance on (c_I, c_p).", "All three branches take part."))
 
 # %% [markdown]
 # One denoising step, taken apart. The input image is the subject's frame at the input
@@ -232,14 +283,17 @@ rows = "\n".join(f"| {k} | {v.norm():.3f} | {v.abs().mean():.4f} |" for k, v in 
 display(Markdown("| term | L2 norm | mean abs |\n|---|---|---|\n" + rows))
 gap_terms = float((e_u + term_I + term_p - guided).abs().max())
 gap_batched = float((batched - guided).abs().max())
-print(f"sum of the terms vs dreampose.guidance.combine: max abs diff {gap_terms:.1e}")
-print(f"three separate UNet calls vs guided_eps's one batched call: max abs diff {gap_batched:.1e}")
+collapse = float((combine(e_u, e_i, e_f, s_p, s_p) - (e_u + s_p * (e_f - e_u))).abs().max())
+say(f"The terms add up to `dreampose.guidance.combine` (max abs difference {gap_terms:.1e}); three separate UNet "
+    f"calls match `guided_eps`'s one batched call ({gap_batched:.1e}); and at s_I = s_p = {s_p:g} the dual mix equals "
+    f"single guidance on (c_I, c_p) ({collapse:.1e}).")
 
 # %% [markdown]
-# Each prediction implies a guess of the clean frame (x̂0, as above). The unconditional branch
-# knows only that it is drawing some person; the image branch knows whom, but not in which
-# pose; the full branch has both. The two heat maps show where the image term and the pose
-# term change the prediction (mean absolute value over the latent channels).
+# Each prediction implies a guess of the clean frame (x̂0, as above). In principle the
+# unconditional branch knows only that it is drawing some person, the image branch also whom,
+# and the full branch also in which pose. Look at whether the four guesses below actually
+# differ, and where the two heat maps (mean |term| over the latent channels) put the image and
+# the pose terms' changes.
 
 # %%
 def x0_image(eps):
@@ -260,6 +314,64 @@ nb.show(image_grid({"x̂0 of": [video.frames[i], iuv_to_rgb(video.iuv[j])] + [x0
                    titles=["input image", "target pose", "eps(∅, ∅)", "eps(c_I, ∅)", "eps(c_I, c_p)",
                            f"guided (s_I={s_I:g}, s_p={s_p:g})", "|image term|", "|pose term|"], scale=1.3),
         "dual_guidance_terms.png")
+guesses = [x0_image(e).astype(float) for e in (e_u, e_i, e_f)]
+step_gap = {"image": np.abs(guesses[1] - guesses[0]).mean() / 255, "pose": np.abs(guesses[2] - guesses[1]).mean() / 255}
+say(f"At t = 500 the image condition changes the guess by {step_gap['image']:.4f} and the pose by "
+    f"{step_gap['pose']:.4f} (mean |Δpixel| on the [0, 1] scale). "
+    + either(max(step_gap.values()) < 0.02,
+             "The four guesses are **nearly identical**: z_t was made by noising the true target frame, and half-way "
+             "through the schedule it still fixes the person, the pose and the colours, so the conditions have little "
+             "left to add. The heat maps show where their small changes fall. The branches part company early in "
+             "sampling, when z_t is nearly pure noise: see the trajectories below.",
+             "The guesses differ visibly: the conditions still steer the picture at this noise level."))
+
+# %% [markdown]
+# ## x̂0 along a whole sampling run, per branch
+#
+# Now from pure noise, as in real sampling: at every step the three branches are evaluated on
+# the same z_t, each gives its own x̂0, and the guided eps takes the step. To give every branch
+# a weight, the run uses s_I > s_p (the profile's s_p, and s_I two above the larger of the two).
+# Look at the first columns (high t), where the noise says nothing yet: there the unconditional
+# branch should draw a generic figure, the image branch a person in the input's colours, the
+# full branch that person in the target pose, if each condition does its job. By the last steps all rows converge on one picture,
+# the one the guided trajectory has made.
+
+# %%
+traj_I, traj_p = max(s_I, s_p) + 2.0, s_p
+traj_sched = DDIMScheduler.from_config(pipe.scheduler.config)
+traj_sched.set_timesteps(p.sample.steps)
+names = ("eps(∅, ∅)", "eps(c_I, ∅)", "eps(c_I, c_p)", f"guided (s_I={traj_I:g}, s_p={traj_p:g})")
+traj = {name: [] for name in names}
+z = torch.randn(z0.shape, generator=torch.Generator().manual_seed(p.seed)) * traj_sched.init_noise_sigma
+with torch.no_grad():
+    for tt in traj_sched.timesteps:
+        x_in = torch.cat([torch.cat([z] * 3), torch.cat([null_p, null_p, c_p])], 1)
+        b_u, b_i, b_f = pipe.unet(x_in, tt, encoder_hidden_states=torch.cat([null_I, c_I, c_I])).sample.chunk(3)
+        b_g = combine(b_u, b_i, b_f, traj_I, traj_p)
+        a = traj_sched.alphas_cumprod[tt]
+        for name, eps in zip(names, (b_u, b_i, b_f, b_g)):
+            x0 = (z - (1 - a).sqrt() * eps) / a.sqrt()
+            traj[name].append(tensor_to_uint8(pipe.vae.decode(x0 / pipe.vae.config.scaling_factor).sample[0]))
+        z = traj_sched.step(b_g, tt, z).prev_sample
+shown = np.unique(np.geomspace(1, len(traj_sched.timesteps), 6).round().astype(int)) - 1  # dense early, where they differ
+nb.show(image_grid({name: [frames_[k] for k in shown] for name, frames_ in traj.items()},
+                   titles=[f"step {k + 1}, t = {int(traj_sched.timesteps[k])}" for k in shown], scale=1.2),
+        "dual_guidance_trajectories.png")
+gap_img = [np.abs(a.astype(float) - b.astype(float)).mean() / 255 for a, b in zip(traj[names[1]], traj[names[0]])]
+gap_pose = [np.abs(a.astype(float) - b.astype(float)).mean() / 255 for a, b in zip(traj[names[2]], traj[names[1]])]
+gap_guided = [np.abs(a.astype(float) - b.astype(float)).mean() / 255 for a, b in zip(traj[names[3]], traj[names[2]])]
+k_img, k_pose = int(np.argmax(gap_img)), int(np.argmax(gap_pose))
+say(f"Mean |Δpixel| between the branches' x̂0: the image condition changes it most at step {k_img + 1} "
+    f"(t = {int(traj_sched.timesteps[k_img])}: {gap_img[k_img]:.4f}; at the last step {gap_img[-1]:.4f}), the pose "
+    f"most at step {k_pose + 1} (t = {int(traj_sched.timesteps[k_pose])}: {gap_pose[k_pose]:.4f}; last step "
+    f"{gap_pose[-1]:.4f}). "
+    + either(gap_img[0] > gap_img[-1] and gap_pose[0] > gap_pose[-1],
+             "As expected, the conditions matter most while the latent is still mostly noise.",
+             "On this run the branches do **not** differ most at the start; the differences persist to the end.")
+    + f" The guided x̂0 departs from the full branch's by up to {max(gap_guided):.4f}: "
+    + either(max(gap_guided) > max(max(gap_img), max(gap_pose)), "guidance multiplies the branches' differences by "
+             "its weights, so small changes between branches become larger ones in the sample.",
+             "no more than the branches differ from each other."))
 
 # %% [markdown]
 # ## The s_I × s_p grid
@@ -371,27 +483,31 @@ best = np.unravel_index(np.argmax(iou), iou.shape)
 lo, hi = grid_scales[0], grid_scales[-1]
 row_iou = iou.mean(0)  # averaged over s_I: the effect of s_p
 col_l1 = l1.mean(1)  # averaged over s_p: the effect of s_I
-print(f"Profile {p.name}, seed {p.seed}.")
-print(f"* Base model (stand-in for SD 1.5): VAE PSNR {quality['vae_psnr_db']:.1f} dB; text-to-image CLIP score "
-      f"{quality['t2i_clip_score_samples']:.1f} vs {quality['t2i_clip_score_real']:.1f} for real frames.")
 best_s = max(t2i, key=lambda s: t2i[s]["clip"])
-print("* Classifier-free guidance on the base: CLIP score " + ", ".join(
-    f"{m['clip']:.1f} at s = {s:g}" for s, m in t2i.items()) + f" (best at s = {best_s:g}); garment colour of the "
-      "samples right " + ", ".join(f"{m['colour']:.0%}" for m in t2i.values()) + f" ({len(prompts)} samples each). "
-      "The paper reports nothing of the kind for SD; the usual picture, prompt fidelity rising with s and then "
-      "levelling off or falling, is " + ("seen here." if best_s > 1.0 else "NOT seen here (s = 1 is best)."))
-print(f"* Dual guidance at s_I = {s_I:g}, s_p = {s_p:g}, t = 500: |image term| = {term_I.norm():.3f}, "
-      f"|pose term| = {term_p.norm():.3f}, |eps(∅, ∅)| = {e_u.norm():.3f}; the terms add up to the guided eps "
-      f"(max diff {gap_terms:.0e}) and the batched call matches three calls (max diff {gap_batched:.0e}).")
-print(f"* s_p (columns), foreground IoU averaged over s_I: {row_iou[0]:.3f} at s_p = {lo:g} -> {row_iou[-1]:.3f} at "
-      f"s_p = {hi:g} ({'rises' if row_iou[-1] > row_iou[0] else 'does NOT rise'} with s_p, as the paper describes).")
-print(f"* s_I (rows), L1 to the true frame averaged over s_p: {col_l1[0]:.4f} at s_I = {lo:g} -> {col_l1[-1]:.4f} at "
-      f"s_I = {hi:g} ({'falls' if col_l1[-1] < col_l1[0] else 'does NOT fall'} with s_I).")
-print(f"* Best pose alignment at s_I = {grid_scales[best[0]]:g}, s_p = {grid_scales[best[1]]:g} (IoU {iou[best]:.3f}); "
-      f"the paper's demo uses s_I = 8, s_p = 3 with PNDM 100 steps at 512 px; this profile samples with "
-      f"{p.sample.scheduler} {steps} steps at {p.data.width} px, on one subject.")
-print(f"* Explorer: first subject ready (model and grid) in {explorer_seconds:.1f} s; a slider change on the grid "
-      f"in {grid_seconds:.3f} s, off the grid ({steps} {p.sample.scheduler} steps, {len(clips)} frames) in "
-      f"{change_seconds:.2f} s on this machine.")
-print(f"* The paper gives no numbers for its guidance weights or samplers; notebook 06 measures the s_I x s_p "
-      "effect over several test subjects (effect 6 of `figures/effects.md`).")
+say(f"Profile {p.name}, seed {p.seed}.", bullets([
+    f"Base model (stand-in for SD 1.5): VAE PSNR {quality['vae_psnr_db']:.1f} dB; text-to-image CLIP score "
+    f"{quality['t2i_clip_score_samples']:.1f} vs {quality['t2i_clip_score_real']:.1f} for real frames.",
+    "Classifier-free guidance on the base: CLIP score " + ", ".join(f"{m['clip']:.1f} at s = {s:g}" for s, m in t2i.items())
+    + f" (best at s = {best_s:g}); garment colour of the samples right "
+    + ", ".join(f"{m['colour']:.0%}" for m in t2i.values()) + f" ({len(prompts)} samples each). The paper reports "
+    "nothing of the kind for SD; the usual picture, prompt fidelity rising with s and then levelling off or falling, is "
+    + either(best_s > 1.0, "seen here.", "**not** seen here (s = 1 is best)."),
+    f"Dual guidance at s_I = {s_I:g}, s_p = {s_p:g}, t = 500: |image term| = {term_I.norm():.3f}, |pose term| = "
+    f"{term_p.norm():.3f}, |eps(∅, ∅)| = {e_u.norm():.3f}; the terms add up to the guided eps (max diff "
+    f"{gap_terms:.0e}) and the batched call matches three calls (max diff {gap_batched:.0e}). Their x̂0 differ by "
+    f"{step_gap['image']:.4f} (image) and {step_gap['pose']:.4f} (pose) at t = 500, and by up to "
+    f"{max(gap_img):.4f} and {max(gap_pose):.4f} along a sampling run from noise.",
+    f"s_p (columns), foreground IoU averaged over s_I: {row_iou[0]:.3f} at s_p = {lo:g} -> {row_iou[-1]:.3f} at "
+    f"s_p = {hi:g} (" + either(row_iou[-1] > row_iou[0], "rises", "does **not** rise") + " with s_p, as the paper "
+    "describes).",
+    f"s_I (rows), L1 to the true frame averaged over s_p: {col_l1[0]:.4f} at s_I = {lo:g} -> {col_l1[-1]:.4f} at "
+    f"s_I = {hi:g} (" + either(col_l1[-1] < col_l1[0], "falls", "does **not** fall") + " with s_I).",
+    f"Best pose alignment at s_I = {grid_scales[best[0]]:g}, s_p = {grid_scales[best[1]]:g} (IoU {iou[best]:.3f}); "
+    f"the paper's demo uses s_I = 8, s_p = 3 with PNDM 100 steps at 512 px; this profile samples with "
+    f"{p.sample.scheduler} {steps} steps at {p.data.width} px, on one subject.",
+    f"Explorer: first subject ready (model and grid) in {explorer_seconds:.1f} s; a slider change on the grid in "
+    f"{grid_seconds:.3f} s, off the grid ({steps} {p.sample.scheduler} steps, {len(clips)} frames) in "
+    f"{change_seconds:.2f} s on this machine.",
+    "The paper gives no numbers for its guidance weights or samplers; notebook 06 measures the s_I x s_p effect over "
+    "several test subjects (effect 6 of `figures/effects.md`).",
+]))

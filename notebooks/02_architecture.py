@@ -15,6 +15,11 @@
 # %% [markdown]
 # # 02 · Architecture: turning a text-to-image model into DreamPose
 #
+# - **Paper:** section 4.2, Fig. 2-4
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 24 s warm (artifact cache filled by
+#   `make reproduce`), about 10 min cold (empty cache: the base model, ~9 min)
+# - [← 01 Background](01_background_cfg.ipynb) · [03 Stage-1 training →](03_stage1_training.ipynb)
+#
 # DreamPose does not design a network from scratch. It takes a pretrained text-to-image latent
 # diffusion model and makes two changes to it (paper 4.2):
 #
@@ -39,7 +44,7 @@
 # %% tags=["parameters"]
 profile = "tiny"
 seed = 0
-output_dir = "../figures"
+output_dir = ""  # "": figures/ for tiny, figures/<profile>/ otherwise
 device = "cpu"
 overrides = []
 
@@ -50,9 +55,17 @@ nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=o
 p, run, world, out = nb.profile, nb.run, nb.world, nb.output_dir
 
 # %%
+# every file this notebook writes into output_dir (the tests check this list)
+nb.expect(
+    ["fig02_architecture.png", "fig03_adapter.png"],    # Fig. 2 and 3, drawn from the real shapes
+    "adapter_tensors.png",                              # the adapter's tensors on a test frame
+    ["fig04_pose_window.png", "fig04_unet.png"],        # Fig. 4: the pose window, the UNet
+    "conv_in_weights.png",                              # zero-initialised pose channels of conv_in
+    ["parameter_counts.md", "parameter_counts.csv"],    # parameter counts beside SD 1.4
+)
+
+# %%
 import copy
-import inspect
-import textwrap
 
 import torch
 from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
@@ -66,6 +79,7 @@ from dreampose.files import atomic_write
 from dreampose.models.adapter import DreamPoseAdapter
 from dreampose.models.surgery import expand_conv_in
 from dreampose.pipeline import DreamPosePipeline
+from dreampose.report import bullets, either, say, show_source
 from dreampose.stages import base as base_stage
 
 base = base_stage(run)
@@ -202,11 +216,6 @@ print(f"pose-channel weights: max |w| = {W[:, lat:].abs().max():.1e}; latent-cha
 # copied back, so only the pose channels stay zero.
 
 # %%
-def show_source(*objects):
-    """The source of functions or methods, inline as a code block."""
-    display(Markdown("\n".join(f"```python\n{textwrap.dedent(inspect.getsource(o))}```" for o in objects)))
-
-
 show_source(expand_conv_in)
 
 # %% [markdown]
@@ -386,22 +395,24 @@ print("SD 1.4 UNet with pose channels matches the published 859,520,964 + 28,800
 
 # %%
 exact = gaps["DreamPose init, real pose window"] == 0.0 and gaps["DreamPose init, random pose window"] == 0.0
-print(f"Profile {p.name}, seed {p.seed}.")
-print(f"* Shapes: input {S(x0)} -> c_CLIP {S(c_clip)} + c_VAE {S(c_vae)} -> c_I {S(c_I)}; pose window {S(c_p)}; "
-      f"UNet input {S(x_in)}. The paper profile (SD 1.4, 512×640): c_I 50×768, UNet input 14×80×64; the tiny model has "
-      f"the same structure at {p.data.width} px.")
-print(f"* Zero initialisation: max |UNet' - UNet| = {gaps['DreamPose init, real pose window']:.1e} (real poses), "
-      f"{gaps['DreamPose init, random pose window']:.1e} (random poses) over {len(ddim.timesteps)} timesteps; "
-      f"max |c_I - c_CLIP| = {adapter_gap:.1e} (zero_init_gap on random inputs: UNet {package_gap['unet']:.1e}, "
-      f"adapter {package_gap['adapter']:.1e}). "
-      + ("Bit-exact, as the paper states." if exact and adapter_gap == 0.0 else
-         f"Not bit-exact in float32 but equal up to rounding: in float64 the gap is {gap64:.0e}, so it comes from the "
-         "order in which the convolution kernel sums 14 instead of 4 channels, not from the model; the contrasts below "
-         f"are {min(list(gaps.values())[2:]) / max(max(list(gaps.values())[:2]), 1e-30):.0e} times larger or more."))
-print("* The contrasts break it: " + "; ".join(f"{k.split(': ')[-1]} {v:.1e}" for k, v in list(gaps.items())[2:]) + ".")
-print(f"* Pose term of dual guidance at initialisation: {pose_term_at_init:.1e} (no pose control before training).")
-print(f"* Parameters: tiny UNet {tiny['UNet (finetuned)']:,} vs SD 1.4's {paper['UNet (finetuned)']:,} "
-      f"({paper['UNet (finetuned)'] / tiny['UNet (finetuned)']:,.0f}× smaller); the new pose weights are "
-      f"{tiny['  of which new conv_in pose weights']:,} here and {paper['  of which new conv_in pose weights']:,} in SD 1.4, "
-      f"the adapter {tiny['adapter (new)']:,} here and {paper['adapter (new)']:,} at the paper's sizes (our adapter "
-      "design; the authors' code uses a different one).")
+contrast = min(list(gaps.values())[2:]) / max(max(list(gaps.values())[:2]), 1e-30)
+say(f"Profile {p.name}, seed {p.seed}.", bullets([
+    f"Shapes: input {S(x0)} -> c_CLIP {S(c_clip)} + c_VAE {S(c_vae)} -> c_I {S(c_I)}; pose window {S(c_p)}; "
+    f"UNet input {S(x_in)}. The paper profile (SD 1.4, 512×640): c_I 50×768, UNet input 14×80×64; the tiny model "
+    f"has the same structure at {p.data.width} px.",
+    f"Zero initialisation: max |UNet' - UNet| = {gaps['DreamPose init, real pose window']:.1e} (real poses), "
+    f"{gaps['DreamPose init, random pose window']:.1e} (random poses) over {len(ddim.timesteps)} timesteps; "
+    f"max |c_I - c_CLIP| = {adapter_gap:.1e} (zero_init_gap on random inputs: UNet {package_gap['unet']:.1e}, "
+    f"adapter {package_gap['adapter']:.1e}). "
+    + either(exact and adapter_gap == 0.0, "Bit-exact, as the paper states.",
+             f"Not bit-exact in float32 but equal up to rounding: in float64 the gap is {gap64:.0e}, so it comes from "
+             "the order in which the convolution kernel sums 14 instead of 4 channels, not from the model; the "
+             f"contrasts below are {contrast:.0e} times larger or more."),
+    "The contrasts break it: " + "; ".join(f"{k.split(': ')[-1]} {v:.1e}" for k, v in list(gaps.items())[2:]) + ".",
+    f"Pose term of dual guidance at initialisation: {pose_term_at_init:.1e} (no pose control before training).",
+    f"Parameters: tiny UNet {tiny['UNet (finetuned)']:,} vs SD 1.4's {paper['UNet (finetuned)']:,} "
+    f"({paper['UNet (finetuned)'] / tiny['UNet (finetuned)']:,.0f}× smaller); the new pose weights are "
+    f"{tiny['  of which new conv_in pose weights']:,} here and {paper['  of which new conv_in pose weights']:,} in "
+    f"SD 1.4, the adapter {tiny['adapter (new)']:,} here and {paper['adapter (new)']:,} at the paper's sizes (our "
+    "adapter design; the authors' code uses a different one).",
+]))

@@ -15,6 +15,12 @@
 # %% [markdown]
 # # 03 · Stage 1: learning to read a pose and a picture
 #
+# - **Paper:** section 4.2.3 (stage 1)
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): about 1 min warm (artifact cache
+#   filled by `make reproduce`; 627 s on the run that first trained its two extra stage-1 models),
+#   about 25 min cold (empty cache: base ~9 min, three stage-1 trainings ~15 min)
+# - [← 02 Architecture](02_architecture.ipynb) · [04 Subject finetuning →](04_subject_finetuning.ipynb)
+#
 # After the surgery of notebook 02 the network computes exactly what the base model computes,
 # and that is the problem: the ten new pose channels of the UNet's first convolution have zero
 # weights and the adapter's VAE branch is zero, so the model still has no idea what a pose is.
@@ -31,7 +37,7 @@
 # %% tags=["parameters"]
 profile = "tiny"
 seed = 0
-output_dir = "../figures"
+output_dir = ""  # "": figures/ for tiny, figures/<profile>/ otherwise
 device = "cpu"
 overrides = []
 
@@ -42,6 +48,15 @@ nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=o
 p, run, world, out = nb.profile, nb.run, nb.world, nb.output_dir
 
 # %%
+# every file this notebook writes into output_dir (the tests check this list)
+nb.expect(
+    ["stage1_data.png", "stage1_sample.png"],           # training videos; one training pair
+    [f"stage1_samples_{k}.png" for k in range(2)],      # samples along training, two test subjects
+    ["stage1_loss.png", "stage1_loss_dropout.png"],     # loss curves, with and without dropout
+    "stage1_dropout.png",                               # samples with and without dropout
+)
+
+# %%
 from dreampose import panels, stages
 from dreampose.data.images import tensor_to_uint8
 from dreampose.data.pairs import PairDataset
@@ -49,8 +64,10 @@ from dreampose.evaluate.experiments import metric_suite, targets_of
 from dreampose.evaluate.protocol import protocol_subject
 from dreampose.evaluate.studies import subject as subject_study
 from dreampose.evaluate.studies import training
+from dreampose.evaluate.tables import markdown_table
 from dreampose.figures import image_grid, preview_world
 from dreampose.reproduce import trained
+from dreampose.report import bullets, either, say
 from dreampose.train.finetune import latent_size
 
 s1 = p.stage1
@@ -124,9 +141,8 @@ for k, video in enumerate(videos):
 
 # %%
 along = {label: subject_study.frame_scores(method, p, videos) for label, method in snapshots.items()}
-for label, scores in along.items():
-    print(f"{label:>22}: IoU with the target pose {scores['IoU with target pose']:.3f}, "
-          f"L1 to ground truth {scores['L1 to ground truth']:.4f}, PSNR {scores['PSNR']:.2f}")
+say(markdown_table([{"method": label, **{k: sc[k] for k in ("IoU with target pose", "L1 to ground truth", "PSNR")}}
+                    for label, sc in along.items()]))
 
 # %% [markdown]
 # ## Loss curve
@@ -152,8 +168,10 @@ nb.show(panels.loss_curves(curves, marks={f"step {early}": early}, title="stage 
 runs = {"with dropout": run, "no dropout": run.variant(*training.NO_DROPOUT)}
 losses = {label: training.branch_losses(stages.load_pipeline(stages.stage1(r)), world.test, r.profile, n_pairs=32)
           for label, r in runs.items()}
-for branch in training.BRANCHES:
-    print(f"{branch:>22}: " + "   ".join(f"{label} {losses[label][branch]:.4f}" for label in runs))
+say("noise-prediction error per branch on held-out test pairs ↓\n\n| branch | " + " | ".join(runs) + " |\n"
+    + "|---" * (len(runs) + 1) + "|\n" + "\n".join(
+        f"| {branch} | " + " | ".join(f"{losses[label][branch]:.4f}" for label in runs) + " |"
+        for branch in training.BRANCHES))
 
 # %% [markdown]
 # Both runs see the same pairs, noise and timesteps; the dropout changes the condition of
@@ -164,6 +182,10 @@ for branch in training.BRANCHES:
 curves["stage 1, no dropout"] = panels.read_loss(stages.stage1(runs["no dropout"]).path / "loss.csv")
 nb.show(panels.loss_curves(curves, title="stage 1 with and without conditioning dropout"),
         "stage1_loss_dropout.png")
+
+# %% [markdown]
+# Samples of both models, without guidance (s = 1/1) and with the profile's: look at whether
+# the rows of one setting differ between the two models, and how much guidance changes them.
 
 # %%
 s_i, s_p = p.sample.image_guidance_scale, p.sample.pose_guidance_scale
@@ -180,8 +202,7 @@ nb.show(panels.comparison_panel(video.frames[i], video.frames[targets],
 features = metric_suite(p, stages.base(run)).features
 dropout_scores = {label: subject_study.frame_scores(method, p, videos, features) for label, method in guided.items()}
 show = ["L1 to ground truth", "PSNR", "IoU with target pose"] + [f.name for f in features]
-for label, scores in dropout_scores.items():
-    print(f"{label:>26}: " + ", ".join(f"{k} {scores[k]:.4f}" for k in show))
+say(markdown_table([{"method": label, **{k: sc[k] for k in show}} for label, sc in dropout_scores.items()]))
 
 # %% [markdown]
 # ## What this run shows
@@ -189,25 +210,25 @@ for label, scores in dropout_scores.items():
 # %%
 first, mid, last = along.values()
 iou = [s["IoU with target pose"] for s in along.values()]
-print(f"Profile {p.name}, seed {p.seed}; samples on {len(videos)} test videos.")
-print(f"* Stage 1: {m['steps']} steps in {m['train_seconds']:.0f} s on this machine; final loss {m['final_loss']:.4f}. "
-      "The paper trains 5 epochs of UBC Fashion on 2 A100s (no time reported).")
-print(f"* Pose following along training (IoU with the target body): {iou[0]:.3f} -> {iou[1]:.3f} -> {iou[2]:.3f}: "
-      + ("it grows as training goes on." if iou[2] > iou[0] else "it does NOT grow on this run."))
-print(f"* L1 to the ground truth: {first['L1 to ground truth']:.4f} at step 0, {last['L1 to ground truth']:.4f} "
-      "after stage 1.")
 d, n = losses["with dropout"], losses["no dropout"]
 null = [b for b in training.BRANCHES if b != "image + pose"]
 better = [b for b in null if d[b] < n[b]]
-print(f"* Dropout trains the null branches: with dropout the noise is predicted better in {len(better)} of "
-      f"{len(null)} null branches ({', '.join(f'{b} {d[b]:.4f} vs {n[b]:.4f}' for b in null)}); "
-      f"the full branch is {d['image + pose']:.4f} with vs {n['image + pose']:.4f} without.")
 key = f"s={s_i:g}/{s_p:g}"
 a, b = dropout_scores[f"with dropout, {key}"], dropout_scores[f"no dropout, {key}"]
-verdicts = [f"{k}: {a[k]:.4f} with vs {b[k]:.4f} without dropout" for k in show]
-print(f"* Guided sampling ({key}): " + "; ".join(verdicts) + ".")
 wins = sum((a[k] > b[k]) if k in ("PSNR", "IoU with target pose") else (a[k] < b[k]) for k in show)
-print(f"  Dropout helps guided sampling on {wins} of {len(show)} measures here"
-      + (". " if wins == len(show) else ": this run does NOT show that guided samples need the dropout, only that "
-         "the null branches it trains are better. ")
-      + "The paper does not ablate the dropout; it fixes 5% image and 5% pose dropout.")
+say(f"Profile {p.name}, seed {p.seed}; samples on {len(videos)} test videos.", bullets([
+    f"Stage 1: {m['steps']} steps in {m['train_seconds']:.0f} s on this machine; final loss {m['final_loss']:.4f}. "
+    "The paper trains 5 epochs of UBC Fashion on 2 A100s (no time reported).",
+    f"Pose following along training (IoU with the target body): {iou[0]:.3f} -> {iou[1]:.3f} -> {iou[2]:.3f}: "
+    + either(iou[2] > iou[0], "it grows as training goes on.", "it does **not** grow on this run."),
+    f"L1 to the ground truth: {first['L1 to ground truth']:.4f} at step 0, {last['L1 to ground truth']:.4f} after "
+    "stage 1.",
+    f"Dropout trains the null branches: with dropout the noise is predicted better in {len(better)} of {len(null)} "
+    f"null branches ({', '.join(f'{b} {d[b]:.4f} vs {n[b]:.4f}' for b in null)}); the full branch is "
+    f"{d['image + pose']:.4f} with vs {n['image + pose']:.4f} without.",
+    f"Guided sampling ({key}): " + "; ".join(f"{k}: {a[k]:.4f} with vs {b[k]:.4f} without dropout" for k in show)
+    + f". Dropout helps guided sampling on {wins} of {len(show)} measures here"
+    + either(wins == len(show), ". ", ": this run does **not** show that guided samples need the dropout, only that "
+             "the null branches it trains are better. ")
+    + "The paper does not ablate the dropout; it fixes 5% image and 5% pose dropout.",
+]))

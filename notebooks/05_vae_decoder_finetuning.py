@@ -15,6 +15,11 @@
 # %% [markdown]
 # # 05 · Finetuning the VAE decoder (paper Fig. 6)
 #
+# - **Paper:** section 4.2.3 (VAE decoder finetuning), Fig. 6
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 26 s warm (artifact cache filled by
+#   `make reproduce`), about 20 min cold (empty cache: it trains what `make reproduce` trains)
+# - [← 04 Subject finetuning](04_subject_finetuning.ipynb) · [06 Ablations →](06_ablations.ipynb)
+#
 # Everything DreamPose draws passes through the VAE decoder at the very end, x' = D(z'). A
 # latent of 4 channels on a grid 8 times coarser than the image (4 times in the tiny model)
 # cannot hold every stripe and every dot, and the decoder fills in detail from what it learnt
@@ -30,7 +35,7 @@
 # %% tags=["parameters"]
 profile = "tiny"
 seed = 0
-output_dir = "../figures"
+output_dir = ""  # "": figures/ for tiny, figures/<profile>/ otherwise
 device = "cpu"
 overrides = []
 
@@ -39,6 +44,14 @@ from dreampose.notebook import setup
 
 nb = setup(profile, seed=seed, output_dir=output_dir, device=device, overrides=overrides)
 p, world, out = nb.profile, nb.world, nb.output_dir
+
+# %%
+# every file this notebook writes into output_dir (the tests check this list)
+nb.expect(
+    nb.RESULT_FILES,                                    # nb.results(): Tables 1 and 2, effects.md
+    [f"fig06_decoder_crops_{k}.png" for k in range(2)],  # Fig. 6: crops before/after, two subjects
+    ["decoder_reconstruction.png", "decoder_loss.png"],  # reconstructions; the loss
+)
 
 # %%
 import numpy as np
@@ -50,6 +63,7 @@ from dreampose.evaluate.experiments import FULL, NO_VAE_FT, targets_of
 from dreampose.evaluate.studies.decoder import decoder_reconstruction
 from dreampose.evaluate.tables import markdown_table, rows_from_results
 from dreampose.figures import image_grid
+from dreampose.report import bullets, either, say
 
 res = nb.results()  # every variant trained and scored (cached after the first notebook that runs it)
 videos = nb.videos
@@ -128,15 +142,17 @@ nb.show(panels.loss_curves({f"decoder, {video.name}": panels.read_loss(art.path 
 
 # %%
 mean = {key: float(np.mean([r["psnr"][key] for r in recon.values()])) for key in recon[videos[0].name]["psnr"]}
-print(f"Profile {p.name}, seed {p.seed}, {len(videos)} test videos.")
-print("*", verdict(res.effect(3)))
+rows = []
 for metric in ("L1", "SSIM"):
     a, b = res.table2[FULL].summary(metric)[0], res.table2[NO_VAE_FT].summary(metric)[0]
-    better = a < b if metric == "L1" else a > b
-    print(f"  {metric}: {a:.4f} with vs {b:.4f} without decoder finetuning ({'better' if better else 'NOT better'})")
-print(f"* Reconstruction of the photo: PSNR {mean[('before', 'subject')]:.2f} -> {mean[('after', 'subject')]:.2f} dB; "
-      f"of unseen frames: {mean[('before', 'targets')]:.2f} -> {mean[('after', 'targets')]:.2f} dB "
-      + ("(the gain carries over to other poses)." if mean[("after", "targets")] > mean[("before", "targets")]
-         else "(NO gain on unseen frames: the decoder fits the photo only)."))
-print("* Paper, Table 2 (UBC Fashion, 256 px): Ours_No-VAE-FT L1 0.025, SSIM 0.897 -> Ours_Full L1 0.019, SSIM 0.900. "
-      "The absolute numbers are not comparable (another dataset, resolution and model scale).")
+    rows.append(f"{metric}: {a:.4f} with vs {b:.4f} without decoder finetuning ("
+                + either(a < b if metric == "L1" else a > b, "better", "**not** better") + ")")
+say(f"Profile {p.name}, seed {p.seed}, {len(videos)} test videos.", bullets([
+    verdict(res.effect(3)) + " " + "; ".join(rows) + ".",
+    f"Reconstruction of the photo: PSNR {mean[('before', 'subject')]:.2f} -> {mean[('after', 'subject')]:.2f} dB; "
+    f"of unseen frames: {mean[('before', 'targets')]:.2f} -> {mean[('after', 'targets')]:.2f} dB "
+    + either(mean[("after", "targets")] > mean[("before", "targets")], "(the gain carries over to other poses).",
+             "(**no** gain on unseen frames: the decoder fits the photo only)."),
+    "Paper, Table 2 (UBC Fashion, 256 px): Ours_No-VAE-FT L1 0.025, SSIM 0.897 -> Ours_Full L1 0.019, SSIM 0.900. "
+    "The absolute numbers are not comparable (another dataset, resolution and model scale).",
+]))

@@ -15,6 +15,11 @@
 # %% [markdown]
 # # 06 · Ablations (paper Table 2, Fig. 10-11)
 #
+# - **Paper:** Table 2, Fig. 10-11
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 18 s warm (artifact cache filled by
+#   `make reproduce`), about 20 min cold (empty cache: it trains what `make reproduce` trains)
+# - [← 05 Decoder finetuning](05_vae_decoder_finetuning.ipynb) · [07 Comparisons →](07_comparisons.ipynb)
+#
 # Which of DreamPose's choices matter? The paper removes one at a time:
 #
 # | variant | what is switched off | profile switch |
@@ -35,7 +40,7 @@
 # %% tags=["parameters"]
 profile = "tiny"
 seed = 0
-output_dir = "../figures"
+output_dir = ""  # "": figures/ for tiny, figures/<profile>/ otherwise
 device = "cpu"
 overrides = []
 
@@ -47,6 +52,17 @@ p, out = nb.profile, nb.output_dir
 res = nb.results()  # every variant trained and scored (cached after `dreampose reproduce`)
 
 # %%
+# every file this notebook writes into output_dir (the tests check this list)
+nb.expect(
+    nb.RESULT_FILES,                                    # nb.results(): Tables 1 and 2, effects.md
+    "table2_ablations.png",                             # Table 2 as bars
+    [f"fig10_ablations_{k}.png" for k in range(2)],     # Fig. 10, two test subjects
+    ["fig11_pose_window.png", "flicker_1_vs_5_poses.png", "temporal_1_vs_5_poses.png"],  # Fig. 11, flicker
+    "guidance_sweep.png",                               # the s_I x s_p sweep over test subjects
+    "clips_ablations.gif",                              # the variants as clips
+)
+
+# %%
 import numpy as np
 from IPython.display import Markdown, display
 
@@ -54,6 +70,7 @@ from dreampose import panels
 from dreampose.evaluate.effects import report_effects, verdict
 from dreampose.evaluate.experiments import ABLATIONS, FULL, ONE_POSE, targets_of
 from dreampose.evaluate.tables import PAPER_TABLE2
+from dreampose.report import CLIP_FPS_DIVISOR, bullets, either, methods_clip, paper_tables_mismatch, say, show_clip
 
 table2, videos = res.table2, nb.videos
 methods = {label: res.methods[label] for label in ABLATIONS}
@@ -67,6 +84,11 @@ methods = {label: res.methods[label] for label in ABLATIONS}
 
 # %%
 display(Markdown((out / "table2_ablations.md").read_text()))
+say(paper_tables_mismatch())
+
+# %% [markdown]
+# The same numbers as bars: look at whether any variant's bar clears the others' error bars
+# (the spread over test videos); most differences here are smaller than that spread.
 
 # %%
 metrics = [m for m in ("L1", "SSIM", "PSNR", "CLIP-tiny feature distance", "temporal L1", "flicker")
@@ -77,6 +99,9 @@ nb.show(panels.metric_bars(table2, metrics,
 
 # %% [markdown]
 # ## The variants side by side (Fig. 10)
+#
+# Look down each column: the rows differ in one switch each, so any change of colour,
+# pattern or pose between rows is that switch's doing.
 
 # %%
 for k, video in enumerate(videos[:2]):
@@ -106,13 +131,23 @@ nb.show(panels.comparison_panel(video.frames[i], video.frames[targets], pair, iu
                                 n_cols=8, title=f"consecutive frames, {video.name}"), "fig11_pose_window.png")
 nb.show(panels.temporal_panel(video.frames[targets], pair, video.iuv[targets], targets,
                               title=f"frame-to-frame change, {video.name}"), "flicker_1_vs_5_poses.png")
+say(f"Temporal L1 on {video.name}: 5 poses {table2[FULL].per_video[video.name]['temporal L1']:.4f}, 1 pose "
+    f"{table2[ONE_POSE].per_video[video.name]['temporal L1']:.4f}.")
+
+# %% [markdown]
+# The same video in motion, every method beside the truth (the evaluation's frames, played at a
+# third of the videos' frame rate). Look at the Ours_1-pose column against Ours_Full: flicker
+# shows as the garment's colour or outline jumping between frames.
+
+# %%
+show_clip(methods_clip(res, p, video), out / "clips_ablations.gif", p.data.fps / CLIP_FPS_DIVISOR)
 
 # %%
 per_video = {label: table2[label].values("temporal L1") for label in (FULL, ONE_POSE)}
 nb.show(panels.group_bars({"5 poses": per_video[FULL], "1 pose": per_video[ONE_POSE]}, "temporal L1 (per video)",
                           title="temporal error per test video"), "temporal_1_vs_5_poses.png")
 wins = int(np.sum(per_video[FULL] < per_video[ONE_POSE]))
-print(f"5 poses are smoother (lower temporal L1) on {wins} of {len(videos)} test videos")
+say(f"5 poses are smoother (lower temporal L1) on **{wins} of {len(videos)}** test videos.")
 
 # %% [markdown]
 # ## The guidance weights
@@ -122,8 +157,12 @@ print(f"5 poses are smoother (lower temporal L1) on {wins} of {len(videos)} test
 # give the pose alignment (IoU of the generated person with the target body) and the
 # appearance distance to the ground truth for each cell.
 
+# Look along a row (more s_p) for the body to fit the target's outline better, and down a
+# column (more s_I) for the colours to come closer to the input's.
+
 # %%
 nb.show(panels.guidance_panel(res.sweep), "guidance_sweep.png")
+say(verdict(res.effect(6)))
 
 # %% [markdown]
 # ## What this run shows
@@ -134,22 +173,24 @@ nb.show(panels.guidance_panel(res.sweep), "guidance_sweep.png")
 display(Markdown(report_effects(res.effects)))
 
 # %%
-print(f"Profile {p.name}, seed {p.seed}, {len(videos)} test videos.")
-for number in (2, 3, 4, 6):
-    print("*", verdict(res.effect(number)))
 ours = {label: table2[label].summary("L1")[0] for label in ABLATIONS}
 paper = {row["method"]: float(row["L1"]) for row in PAPER_TABLE2}
 order_ours = sorted(ours, key=ours.get)
 order_paper = sorted(paper, key=paper.get)
-print(f"* Ranking by L1, best first. Ours: {', '.join(f'{k} {ours[k]:.4f}' for k in order_ours)}.")
-print(f"  Paper: {', '.join(f'{k} {paper[k]:.3f}' for k in order_paper)} (ties at its 3 decimals).")
 s1 = table2["Stage 1 only"]
 better = [m for m in ("L1", "SSIM", "PSNR") if (s1.summary(m)[0] < table2[FULL].summary(m)[0]) == (m == "L1")]
-print(f"* Stage 1 only (no subject or decoder stage; not a row of the paper's table) beats Ours_Full on "
-      f"{len(better)} of L1, SSIM, PSNR here ({', '.join(better) or 'none'}).")
 d_l1 = ours[ONE_POSE] - ours[FULL]
 d_t = table2[ONE_POSE].summary("temporal L1")[0] - table2[FULL].summary("temporal L1")[0]
-print(f"* Per frame vs over time: 1 pose minus 5 poses is {d_l1:+.4f} in L1 and {d_t:+.4f} in temporal L1 "
-      f"(5 poses smoother on {wins} of {len(videos)} videos). The paper's Table 2 has both at L1 0.019 and argues "
-      "smoothness from videos; " + ("here 1 pose is worse per frame too." if d_l1 > 0 else
-                                    "here 1 pose is not worse per frame either."))
+say(f"Profile {p.name}, seed {p.seed}, {len(videos)} test videos.", bullets(
+    [verdict(res.effect(number)) for number in (2, 3, 4, 6)] + [
+        f"Ranking by L1, best first. Ours: {', '.join(f'{k} {ours[k]:.4f}' for k in order_ours)}. "
+        f"Paper: {', '.join(f'{k} {paper[k]:.3f}' for k in order_paper)} (ties at its 3 decimals).",
+        f"Stage 1 only (no subject or decoder stage; not a row of the paper's table) beats Ours_Full on "
+        f"{len(better)} of L1, SSIM, PSNR here ({', '.join(better) or 'none'}).",
+        f"Per frame vs over time: 1 pose minus 5 poses is {d_l1:+.4f} in L1 and {d_t:+.4f} in temporal L1 "
+        f"(5 poses smoother on {wins} of {len(videos)} videos). The paper's Table 2 has both at L1 0.019 and argues "
+        "smoothness from videos; " + either(d_l1 > 0, "here 1 pose is worse per frame too.",
+                                            "here 1 pose is not worse per frame either."),
+        "The paper's Ours_Full (Table 2) and DreamPose (Table 1) rows differ although they are one method; "
+        "see under Table 2 above.",
+    ]))

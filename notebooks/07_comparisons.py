@@ -15,6 +15,11 @@
 # %% [markdown]
 # # 07 · Comparisons (paper Table 1, Fig. 7-9)
 #
+# - **Paper:** Table 1, Fig. 7-9
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 13 s warm (artifact cache filled by
+#   `make reproduce`), about 20 min cold (empty cache: it trains what `make reproduce` trains)
+# - [← 06 Ablations](06_ablations.ipynb) · [08 Failure cases →](08_failure_cases.ipynb)
+#
 # The paper compares DreamPose with two motion-transfer methods, MRAA and TPSMM, retrained on
 # UBC Fashion. Both animate the input image by warping it with motion estimated from a
 # *driving video*: they see the real frames of the target video, while DreamPose only sees its
@@ -35,7 +40,7 @@
 # %% tags=["parameters"]
 profile = "tiny"
 seed = 0
-output_dir = "../figures"
+output_dir = ""  # "": figures/ for tiny, figures/<profile>/ otherwise
 device = "cpu"
 overrides = []
 
@@ -47,12 +52,22 @@ p, out = nb.profile, nb.output_dir
 res = nb.results()  # every variant trained and scored (cached after `dreampose reproduce`)
 
 # %%
+# every file this notebook writes into output_dir (the tests check this list)
+nb.expect(
+    nb.RESULT_FILES,                                    # nb.results(): Tables 1 and 2, effects.md
+    "table1_comparisons.png",                           # Table 1 as bars
+    [f"fig{7 + k:02d}_comparison.png" for k in range(2)],  # Fig. 7 and 8
+    "clips_comparisons.gif",                            # the methods as clips
+)
+
+# %%
 from IPython.display import Markdown, display
 
 from dreampose import panels
 from dreampose.evaluate.baselines import copy_input, texture_transfer
 from dreampose.evaluate.experiments import COPY, FULL, TEXTURE, targets_of
 from dreampose.evaluate.tables import PAPER_TABLE1
+from dreampose.report import CLIP_FPS_DIVISOR, bullets, either, methods_clip, paper_tables_mismatch, say, show_clip
 
 table1, videos = res.table1, nb.videos
 methods = {"DreamPose (Ours_Full)": res.methods[FULL], TEXTURE: texture_transfer, COPY: copy_input}
@@ -65,6 +80,11 @@ methods = {"DreamPose (Ours_Full)": res.methods[FULL], TEXTURE: texture_transfer
 
 # %%
 display(Markdown((out / "table1_comparisons.md").read_text()))
+say(paper_tables_mismatch())
+
+# %% [markdown]
+# The same numbers as bars (mean ± std over the test videos): look at where DreamPose's bar sits
+# against the two baselines on each metric.
 
 # %%
 metrics = [m for m in ("L1", "SSIM", "PSNR", "CLIP-tiny feature distance", "temporal L1", "flicker")
@@ -77,7 +97,8 @@ nb.show(panels.metric_bars(table1, metrics,
 # ## Side by side (Fig. 7-8)
 #
 # Two test subjects the model never saw in training: the input photo, the target poses, the
-# real frames, and each method.
+# real frames, and each method. Look at the garment's pattern and at the edges of the body:
+# texture transfer copies the input's pixels, DreamPose draws them.
 
 # %%
 for k, video in enumerate(videos[:2]):
@@ -86,6 +107,16 @@ for k, video in enumerate(videos[:2]):
     nb.show(panels.comparison_panel(video.frames[i], video.frames[targets], rows, iuv=video.iuv[targets],
                                     frames=targets, title=f"comparison, {video.name}"),
             f"fig{7 + k:02d}_comparison.png")
+
+# %% [markdown]
+# In motion: the second test subject, with the truth, stage 1, both DreamPose variants and
+# texture transfer (the evaluation's frames, played at a third of the videos' frame rate). Look
+# at which columns hold still where the truth holds still: DreamPose samples every frame from
+# its own noise, the warp is a fixed function of the pose.
+
+# %%
+show_clip(methods_clip(res, p, videos[1 % len(videos)]), out / "clips_comparisons.gif",
+          p.data.fps / CLIP_FPS_DIVISOR)
 
 # %% [markdown]
 # ## Why there is no PIDM comparison (Fig. 9)
@@ -107,24 +138,25 @@ def mean(label, metric):
     return table1[label].summary(metric)[0]
 
 
-print(f"Profile {p.name}, seed {p.seed}, {len(videos)} test videos.")
-for metric, lower in (("L1", True), ("SSIM", False), ("PSNR", False)):
-    ranked = sorted(table1, key=lambda k: mean(k, metric), reverse=not lower)
-    print(f"* {metric}: " + ", ".join(f"{k} {mean(k, metric):.4f}" for k in ranked))
+ranked = {metric: sorted(table1, key=lambda k: mean(k, metric), reverse=not lower)
+          for metric, lower in (("L1", True), ("SSIM", False), ("PSNR", False))}
 beaten = [k for k in (COPY, TEXTURE) if mean(FULL, "L1") < mean(k, "L1")]
-print(f"* DreamPose beats {len(beaten)} of 2 baselines on L1 here ({', '.join(beaten) or 'neither'}).")
-if len(beaten) < 2:
-    print("  The paper's DreamPose beats MRAA and TPSMM on every metric; on this run it does NOT beat every "
-          "baseline we can run. Likely reasons, not tested here: both baselines copy the input frame's own "
-          "pixels, which on plain backgrounds and slowly turning people is hard to beat, while the tiny model "
-          "loses detail in its small VAE and its briefly trained denoiser (the panels above show its frames "
-          "blurrier than the baselines'). The baselines are not the paper's: MRAA and TPSMM warp with motion "
-          "taken from the real target frames and score far below DreamPose on UBC Fashion.")
-print(f"* Temporal L1: DreamPose {mean(FULL, 'temporal L1'):.4f} vs texture transfer "
-      f"{mean(TEXTURE, 'temporal L1'):.4f}; "
-      "DreamPose samples every frame from its own noise, while the warp is a deterministic function of the pose.")
 paper = {row["method"]: row for row in PAPER_TABLE1}
-print(f"* Paper (UBC Fashion, 256 px): DreamPose L1 {paper['DreamPose']['L1']}, SSIM {paper['DreamPose']['SSIM']}; "
-      f"MRAA L1 {paper['MRAA']['L1']}, TPSMM L1 {paper['TPSMM']['L1']}. Ours: DreamPose L1 {mean(FULL, 'L1'):.4f}, "
-      f"SSIM {mean(FULL, 'SSIM'):.3f} on {p.data.height}x{p.data.width} px frames "
-      f"of {'the synthetic world' if p.data.source == 'synthetic' else 'UBC Fashion'}.")
+say(f"Profile {p.name}, seed {p.seed}, {len(videos)} test videos.", bullets(
+    [f"{metric}, best first: " + ", ".join(f"{k} {mean(k, metric):.4f}" for k in order) for metric, order in ranked.items()]
+    + [f"DreamPose beats {len(beaten)} of 2 baselines on L1 here ({', '.join(beaten) or 'neither'}). "
+       + either(len(beaten) == 2, "As in the paper, where it beats MRAA and TPSMM on every metric.",
+                "The paper's DreamPose beats MRAA and TPSMM on every metric; on this run it does **not** beat "
+                "every baseline we can run. Likely reasons, not tested here: both baselines copy the input frame's "
+                "own pixels, which on plain backgrounds and slowly turning people is hard to beat, while the tiny "
+                "model loses detail in its small VAE and its briefly trained denoiser. The baselines are not the "
+                "paper's: MRAA and TPSMM warp with motion taken from the real target frames."),
+       f"Temporal L1: DreamPose {mean(FULL, 'temporal L1'):.4f} vs texture transfer "
+       f"{mean(TEXTURE, 'temporal L1'):.4f} (" + either(mean(FULL, "temporal L1") > mean(TEXTURE, "temporal L1"),
+                                                      "DreamPose flickers more", "DreamPose is smoother")
+       + "; DreamPose samples every frame from its own noise, the warp is a deterministic function of the pose).",
+       f"Paper (UBC Fashion, 256 px): DreamPose L1 {paper['DreamPose']['L1']}, SSIM {paper['DreamPose']['SSIM']}; "
+       f"MRAA L1 {paper['MRAA']['L1']}, TPSMM L1 {paper['TPSMM']['L1']}. Ours: DreamPose L1 {mean(FULL, 'L1'):.4f}, "
+       f"SSIM {mean(FULL, 'SSIM'):.3f} on {p.data.height}x{p.data.width} px frames of "
+       + either(p.data.source == "synthetic", "the synthetic world.", "UBC Fashion."),
+       "The paper's DreamPose row of Table 1 is not its Ours_Full row of Table 2 (see under the table above)."]))

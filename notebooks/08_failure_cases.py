@@ -15,6 +15,11 @@
 # %% [markdown]
 # # 08 · Where it fails, and what it costs (paper section 7, Fig. 13)
 #
+# - **Paper:** section 7, Fig. 13
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 16 s warm (artifact cache filled by
+#   `make reproduce`), about 20 min cold (empty cache: it trains what `make reproduce` trains)
+# - [← 07 Comparisons](07_comparisons.ipynb)
+#
 # The paper closes with its failures: arms that disappear into the garment, details that were
 # never in the photo, people drawn facing the wrong way when the target pose turns its back to
 # the camera, a little flicker on big busy patterns, and slowness: minutes of finetuning per
@@ -30,7 +35,7 @@
 # %% tags=["parameters"]
 profile = "tiny"
 seed = 0
-output_dir = "../figures"
+output_dir = ""  # "": figures/ for tiny, figures/<profile>/ otherwise
 device = "cpu"
 overrides = []
 
@@ -42,6 +47,16 @@ p, out = nb.profile, nb.output_dir
 res = nb.results()  # every variant trained and scored (cached after `dreampose reproduce`)
 
 # %%
+# every file this notebook writes into output_dir (the tests check this list)
+nb.expect(
+    nb.RESULT_FILES,                                    # nb.results(): Tables 1 and 2, effects.md
+    ["fig13_failure_cases.png", "failures_worst_frames.png"],  # Fig. 13; the worst frames by L1
+    ["failures_by_view.png", "failures_arms.png"],      # error by view, on the arms
+    ["flicker_by_pattern.png", "flicker_worst_video.png"],  # flicker by pattern, the worst video
+    "timings.md",                                       # timings beside the paper's
+)
+
+# %%
 import numpy as np
 from IPython.display import Markdown, display
 
@@ -51,6 +66,7 @@ from dreampose.evaluate.experiments import FULL, targets_of
 from dreampose.evaluate.studies.timings import timings, timings_markdown
 from dreampose.files import atomic_write
 from dreampose.provenance import machine_line
+from dreampose.report import bullets, either, say
 
 videos, full = nb.videos, res.methods[FULL]
 survey = failures.survey(full, videos, p, FULL)
@@ -144,28 +160,27 @@ atomic_write(out / "timings.md", f"Timings on profile {p.name} beside the paper'
 # ## What this run shows
 
 # %%
-print(f"Profile {p.name}, seed {p.seed}, {len(videos)} test videos, {len(survey.rows)} frames.")
 view_means = {k: float(v.mean()) for k, v in by_view.items()}
-print("* Mean L1 by view: " + ", ".join(f"{k} {v:.4f} (n={len(by_view[k])})" for k, v in view_means.items()))
-if "back" in view_means and "front" in view_means:
-    harder = view_means["back"] > view_means["front"]
-    print(f"  Back-facing targets (L1 {view_means['back']:.4f}) vs front-facing ones ({view_means['front']:.4f}): "
-          + ("harder, in line with the paper's wrong-orientation failures." if harder else "NOT harder on this run."))
-else:
-    print("  This run's targets do not include both front and back views, so the orientation failure is not tested.")
+pat = {k: float(v.mean()) for k, v in by_pattern.items()}
+t = {r["step"]: r["ours (s)"] for r in times}
+lines = ["Mean L1 by view: " + ", ".join(f"{k} {v:.4f} (n={len(by_view[k])})" for k, v in view_means.items()) + ". "
+         + (f"Back-facing targets (L1 {view_means['back']:.4f}) vs front-facing ones ({view_means['front']:.4f}): "
+            + either(view_means["back"] > view_means["front"], "harder, in line with the paper's wrong-orientation "
+                     "failures.", "**not** harder on this run.")
+            if "back" in view_means and "front" in view_means else
+            "This run's targets do not include both front and back views, so the orientation failure is not tested.")]
 if "arm L1, arms partly hidden" in summary:
     a, b = summary["arm L1, arms partly hidden"], summary["arm L1, arms visible"]
-    print(f"* Arm L1 with arms partly hidden {a:.4f} vs visible {b:.4f}; correlation of visibility with arm error "
-          f"{corr:+.2f}. " + ("Hidden arms are rendered worse." if a > b else
-                              "Hidden arms are NOT rendered worse here."))
-pat = {k: float(v.mean()) for k, v in by_pattern.items()}
-print("* Flicker by pattern: " + ", ".join(f"{k} {v:+.4f} (n={len(by_pattern[k])})" for k, v in pat.items()))
-if "solid" in pat and "patterned" in pat:
-    print("  " + ("Patterned garments flicker more, as the paper observes." if pat["patterned"] > pat["solid"] else
-                  "Patterned garments do NOT flicker more than solid ones on this run.")
-          + " With this few videos per group the comparison is anecdotal.")
-t = {r["step"]: r["ours (s)"] for r in times}
-print(f"* Cost here: subject stage {t.get('subject finetuning (UNet + adapter)', float('nan')):.1f} s, decoder "
-      f"{t.get('VAE decoder finetuning', float('nan')):.1f} s per subject, sampling "
-      f"{t['sampling, per frame']:.3f} s per frame on {p.data.height} px; paper: ~10 min, ~20 min and ~18 s per frame "
-      "on 2 A100s at 512 px. The gap comes from the tiny model and frame size, not from a faster method.")
+    lines.append(f"Arm L1 with arms partly hidden {a:.4f} vs visible {b:.4f}; correlation of visibility with arm "
+                 f"error {corr:+.2f}. " + either(a > b, "Hidden arms are rendered worse.",
+                                                  "Hidden arms are **not** rendered worse here."))
+lines.append("Flicker by pattern: " + ", ".join(f"{k} {v:+.4f} (n={len(by_pattern[k])})" for k, v in pat.items())
+             + (". " + either(pat["patterned"] > pat["solid"], "Patterned garments flicker more, as the paper observes.",
+                              "Patterned garments do **not** flicker more than solid ones on this run.")
+                + " With this few videos per group the comparison is anecdotal." if "solid" in pat and "patterned" in pat
+                else "."))
+lines.append(f"Cost here: subject stage {t.get('subject finetuning (UNet + adapter)', float('nan')):.1f} s, decoder "
+             f"{t.get('VAE decoder finetuning', float('nan')):.1f} s per subject, sampling "
+             f"{t['sampling, per frame']:.3f} s per frame on {p.data.height} px; paper: ~10 min, ~20 min and ~18 s per "
+             "frame on 2 A100s at 512 px. The gap comes from the tiny model and frame size, not from a faster method.")
+say(f"Profile {p.name}, seed {p.seed}, {len(videos)} test videos, {len(survey.rows)} frames.", bullets(lines))

@@ -1,18 +1,20 @@
 """Every notebook in notebooks/ runs headless under papermill on the smoke profile.
 
 Figures go to a temporary folder (never figures/); the artifact cache is the session's private
-one (conftest), so the notebooks share the smoke base and stage-1 models they train. Every PNG
-name a notebook spells out literally ("name.png") must exist after the run, and at least one
-PNG must be written. The kernels run with one torch thread.
+one (conftest), so the notebooks share the smoke base and stage-1 models they train. The files
+a notebook writes must be exactly those it declares with ``nb.expect(...)``. The kernels run
+with one torch thread.
 """
+import json
 import re
 
 import pytest
 
-from dreampose.run_notebooks import NotebookError, execute, notebook_paths, run_all
+from dreampose.cache import project_root
+from dreampose.run_notebooks import (NotebookError, declared_outputs, execute, notebook_paths, output_mismatch,
+                                     publishes, run_all, runtimes, written_files)
 
 NOTEBOOKS = notebook_paths()
-LITERAL_PNG = re.compile(r"""["']([\w.\-]+\.png)["']""")
 
 
 @pytest.fixture
@@ -33,10 +35,46 @@ def test_notebook_runs_on_smoke(path, tmp_path, one_thread):
     params = {"profile": "smoke", "seed": 0, "output_dir": str(figures), "device": "cpu", "overrides": []}
     run = execute(path, params, build_dir=tmp_path / "build", force=True)
     assert run.output.is_file() and not run.skipped
-    written = {p.name for p in figures.glob("*.png")}
-    assert written, f"{path.name} wrote no PNG into output_dir"
-    promised = set(LITERAL_PNG.findall(path.read_text()))
-    assert promised <= written, f"{path.name} did not write {sorted(promised - written)}"
+    declared = declared_outputs(run.output)
+    assert declared, f"{path.name} declares no outputs: call nb.expect([...]) after setup"
+    assert len(set(declared)) == len(declared), f"{path.name} declares a file twice: {sorted(declared)}"
+    written = written_files(figures)
+    assert not output_mismatch(declared, written), f"{path.name} {output_mismatch(declared, written)}"
+
+
+def heading(path):
+    """The first Markdown cell of a notebook."""
+    text = path.read_text()
+    return text.split("# %% [markdown]", 1)[1].split("# %%", 1)[0]
+
+
+@pytest.mark.parametrize("k", range(len(NOTEBOOKS)), ids=[p.stem for p in NOTEBOOKS])
+def test_heading_names_sections_runtimes_and_neighbours(k):
+    path, text = NOTEBOOKS[k], heading(NOTEBOOKS[k])
+    assert re.search(r"\*\*Paper:\*\*", text) and re.search(r"\*\*Runtime", text), f"{path.name}: no paper/runtime line"
+    assert "warm" in text and "cold" in text, f"{path.name}: the runtime line needs warm and cold"
+    links = re.findall(r"\]\((\d\d_\w+)\.ipynb\)", text)  # siblings in notebooks/executed/
+    neighbours = [p.stem for p in (NOTEBOOKS[k - 1:k] if k else []) + NOTEBOOKS[k + 1:k + 2]]
+    assert links == neighbours, f"{path.name} links {links}, its neighbours are {neighbours}"
+
+
+def test_readme_links_every_executed_copy():
+    readme = (project_root() / "README.md").read_text()
+    for path in NOTEBOOKS:
+        assert f"(notebooks/executed/{path.stem}.ipynb)" in readme, f"README does not link {path.stem}.ipynb"
+
+
+def test_parameters_default_to_the_profiles_folder(tmp_path):
+    from dreampose.notebook import output_folder
+
+    for path in NOTEBOOKS:
+        assert '\noutput_dir = ""' in path.read_text(), f"{path.name}: output_dir must default to \"\""
+    assert output_folder("", "tiny") == project_root() / "figures"
+    assert output_folder("", "smoke") == project_root() / "figures" / "smoke"
+    assert output_folder("", "elsewhere/paper.yaml") == project_root() / "figures" / "paper"
+    assert output_folder(tmp_path / "x", "smoke") == tmp_path / "x"
+    assert publishes("tiny", project_root() / "figures") and not publishes("smoke", project_root() / "figures")
+    assert not publishes("tiny", tmp_path) and not publishes("paper", project_root() / "figures" / "paper")
 
 
 GOOD = """# %% tags=["parameters"]
@@ -50,6 +88,70 @@ overrides = []
 from pathlib import Path
 Path(output_dir, f"{profile}.txt").write_text(str(seed))
 """
+
+
+RAW = """# %% tags=["parameters"]
+profile = "tiny"
+output_dir = ""
+record = ""
+
+# %%
+from pathlib import Path
+from dreampose.notebook import setup
+nb = setup(profile, output_dir=output_dir)
+Path(record).write_text(str(nb.output_dir))
+"""
+
+
+def test_raw_papermill_on_smoke_never_writes_the_tiny_figures(tmp_path, one_thread):
+    """`papermill nb.ipynb out.ipynb -p profile smoke`, no output_dir: figures/smoke/, not figures/."""
+    source = tmp_path / "01_raw.py"
+    source.write_text(RAW)
+    execute(source, {"profile": "smoke", "record": str(tmp_path / "where")}, tmp_path / "build")  # papermill -p
+    assert (tmp_path / "where").read_text() == str(project_root() / "figures" / "smoke")
+
+
+DECLARES = """# %% tags=["parameters"]
+profile = "tiny"
+output_dir = "."
+
+# %%
+from pathlib import Path
+from dreampose.notebook import setup
+nb = setup("smoke", output_dir=output_dir)
+nb.expect("a.txt", [f"b_{k}.txt" for k in range(2)])
+"""
+
+
+def test_undeclared_and_missing_outputs_fail_the_notebook(tmp_path, one_thread):
+    folder, out = tmp_path / "nb", tmp_path / "out"
+    folder.mkdir()
+    (folder / "01_declares.py").write_text(DECLARES + "for name in ('a.txt', 'b_0.txt', 'c.txt'):\n"
+                                           "    Path(output_dir, name).write_text('x')\n")
+    with pytest.raises(NotebookError, match=r"01_declares\.py wrote files it does not declare in nb\.expect\(\.\.\.\): "
+                                             r"c\.txt; declared but did not write: b_1\.txt"):
+        run_all("smoke", out, folder=folder, build_dir=tmp_path / "build")
+    assert declared_outputs(tmp_path / "build" / "01_declares.ipynb") == ["a.txt", "b_0.txt", "b_1.txt"]
+    assert not (tmp_path / "build" / "01_declares.json").exists()  # not marked done: it runs again
+
+
+def test_tiny_publishes_a_stable_executed_copy(tmp_path, one_thread):
+    folder, build, out, executed = tmp_path / "nb", tmp_path / "build", tmp_path / "out", tmp_path / "executed"
+    folder.mkdir()
+    (folder / "01_good.py").write_text(GOOD + "\n# %%\nprint('hello')\n")
+    run_all("smoke", out, folder=folder, build_dir=build)
+    assert not executed.exists()  # nothing is published unless asked (or tiny into figures/)
+    run_all("tiny", out, folder=folder, build_dir=build, executed_dir=executed, force=True)
+    first = (executed / "01_good.ipynb").read_bytes()
+    run_all("tiny", out, folder=folder, build_dir=build, executed_dir=executed, force=True)
+    assert (executed / "01_good.ipynb").read_bytes() == first  # a rerun rewrites the same bytes
+    nb = json.loads(first)
+    assert "papermill" not in nb["metadata"] and all("papermill" not in c["metadata"] for c in nb["cells"])
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1))  # counts kept
+    assert code[-1]["outputs"][0]["text"] == ["hello\n"]
+    table = runtimes(build)
+    assert "| 01_good | tiny |" in table and "warm (trained nothing)" in table
 
 
 def test_batch_resumes_and_names_the_failing_notebook(tmp_path, one_thread):

@@ -204,3 +204,74 @@ def test_diagnosis_panel_plots_each_study_and_the_guidance_grid():
     assert heat.shape == (2, 2) and heat[1, 1] == pytest.approx(0.05)  # s_I 8 (row 1), s_p 3 (column 1)
     assert "28.0 dB" in fig._suptitle.get_text()
     plt.close(fig)
+
+
+def test_clip_grid_titles_every_column_and_repeats_stills(tmp_path):
+    clip, still = frames(t=4, h=64, w=64), frames(t=1, h=64, w=64)[0]
+    grid = panels.clip_grid({"ground truth": clip, "input": still, "DensePose texture transfer": clip}, gap=2)
+    bar = panels.title_bar("DensePose texture transfer", 64)
+    assert bar.shape[0] > panels.title_bar("input", 64).shape[0]  # a long title wraps onto more lines
+    assert grid.shape == (4, bar.shape[0] + 64, 3 * 64 + 2 * 2, 3) and grid.dtype == np.uint8
+    for c in range(3):  # every column's bar is white with dark text in it
+        top = grid[0, :bar.shape[0], c * 66:c * 66 + 64]
+        assert (top == 255).mean() > 0.5 and (top < 100).any()
+    assert all(np.array_equal(grid[k, bar.shape[0]:, 66:130], still) for k in range(4))  # the still repeats
+    assert np.array_equal(grid[2, bar.shape[0]:, :64], clip[2])
+    path = panels.write_clip(grid, tmp_path / "clip.gif", fps=8)
+    with Image.open(path) as gif:
+        assert gif.size == (grid.shape[2], grid.shape[1]) and gif.n_frames == 4
+
+
+def test_small_frames_are_enlarged_so_the_titles_fit():
+    grid = panels.clip_grid({"a": frames(t=2, h=32, w=32), "b": frames(t=2, h=32, w=32)})
+    bar = panels.title_bar("a", 64).shape[0]
+    assert grid.shape == (2, bar + 64, 2 * 64 + 2, 3)  # 32 px frames drawn at 64 px, by whole pixels
+    assert np.array_equal(grid[0, bar:bar + 2, :2], np.broadcast_to(grid[0, bar, 0], (2, 2, 3)))
+
+
+def test_teaser_clip_shows_input_pose_and_output():
+    image, iuv, out = frames(t=1, h=64, w=64)[0], person_iuv(t=3, h=64, w=64), frames(t=3, h=64, w=64)
+    clip = panels.teaser_clip(image, iuv, out)
+    bar = clip.shape[1] - 64
+    assert clip.shape == (3, bar + 64, 3 * 64 + 4, 3)
+    assert np.array_equal(clip[1, bar:, 66:130], figures.iuv_to_rgb(iuv[1]))
+    assert np.array_equal(clip[2, bar:, 132:], out[2])
+
+
+def test_finetuning_diagram_names_both_phases_and_the_run_steps(tmp_path):
+    fig = panels.finetuning_diagram(64, 500, 100, 60, random_crop=False, name="tiny")
+    text = _texts(fig)
+    for label in ("phase 1: stage-1 finetuning", "500 steps", "phase 2a: subject finetuning", "100 steps",
+                  "no crops", "phase 2b: VAE decoder finetuning", "60 steps", "64 subjects"):
+        assert label in text, label
+    assert "random crops" in _texts(panels.finetuning_diagram(4, 5, 6, 7))
+    assert "Fig. 5" in fig.axes[0].get_title()
+    assert save(fig, tmp_path / "fig05.png").stat().st_size > 1000
+
+
+def test_guidance_heat_map_labels_contrast_with_their_cells():
+    truth = frames()
+    sweep = {"scales": [1.0, 3.0], "iou": np.array([[0.1, 0.9], [0.5, 0.2]]), "appearance": None,
+             "frames": {(a, b): truth for a in (1.0, 3.0) for b in (1.0, 3.0)}, "ground_truth": truth}
+    fig = panels.guidance_panel(sweep)
+    heat = [ax for ax in fig.axes if ax.images and ax.get_title().startswith("foreground")][0]
+    colours = {t.get_text(): t.get_color() for t in heat.texts}
+    assert colours["0.100"] == "white" and colours["0.900"] == "black"  # dark cell, light cell (viridis)
+    plt.close(fig)
+
+
+def test_comparison_row_labels_are_wrapped_to_fit_a_row():
+    truth = frames()
+    fig = panels.comparison_panel(truth[0], truth, {"no dropout, s=3/3": truth, "with dropout, s=1/1": truth})
+    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    assert max(len(line) for label in labels for line in label.split("\n")) <= 12
+    plt.close(fig)
+
+
+def test_report_words_follow_the_numbers(capsys):
+    from dreampose import report
+
+    assert report.either(0.1 < 0.2, "falls", "does not fall") == "falls"
+    assert report.bullets(["a", "", "b"]) == "- a\n- b"
+    assert report.say("**x**", "", report.bullets(["y"])) == "**x**\n\n- y"
+    assert "**x**" in capsys.readouterr().out  # outside a notebook the Markdown is printed

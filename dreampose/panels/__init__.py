@@ -10,23 +10,26 @@ Nothing here trains or samples, so each panel can be tested on synthetic arrays.
 * ``poses``: exact IUV beside its DensePose-like estimate (``data.pose_errors``);
 * ``temporal``: flicker curves and x-t slices;
 * ``training``: loss curves;
-* ``diagnosis``: the fidelity diagnosis on validation subjects (benchmarks.fidelity).
+* ``diagnosis``: the fidelity diagnosis on validation subjects (benchmarks.fidelity);
+* ``video``: titled clips side by side, written as GIFs (Fig. 1, methods against the truth).
 """
 from ..figures import uv_to_rgb
 from ._common import GARMENT_PARTS
 from .diagnosis import diagnosis_panel
 from .diagrams import (adapter_diagram, adapter_tensors_panel, architecture_diagram, conv_in_weights_panel,
-                       pose_window_panel, unet_diagram)
+                       finetuning_diagram, pose_window_panel, unet_diagram)
 from .poses import iuv_difference, pose_errors_panel
 from .results import (comparison_panel, crops_panel, error_map, failure_panel, garment_box, group_bars,
                       guidance_panel, metric_bars)
 from .temporal import body_row, temporal_curves, temporal_panel, xt_slice
 from .training import loss_curves, read_loss, smooth
+from .video import clip_grid, teaser_clip, title_bar, write_clip
 
 __all__ = [
-    "GARMENT_PARTS", "adapter_diagram", "adapter_tensors_panel", "architecture_diagram", "body_row",
+    "GARMENT_PARTS", "adapter_diagram", "adapter_tensors_panel", "architecture_diagram", "body_row", "clip_grid",
     "comparison_panel", "conv_in_weights_panel", "crops_panel", "diagnosis_panel", "error_map", "failure_panel",
-    "garment_box", "group_bars", "guidance_panel", "iuv_difference", "loss_curves", "metric_bars",
+    "finetuning_diagram", "garment_box", "group_bars", "guidance_panel", "iuv_difference", "loss_curves", "metric_bars",
     "pose_errors_panel", "pose_window_panel", "read_loss", "smooth",
-    "temporal_curves", "temporal_panel", "unet_diagram", "uv_to_rgb", "xt_slice",
+    "teaser_clip", "temporal_curves", "temporal_panel", "title_bar", "unet_diagram", "uv_to_rgb", "write_clip",
+    "xt_slice",
 ]

@@ -163,3 +163,32 @@ def conv_in_weights_panel(weight: np.ndarray, latent_channels: int, n_poses: int
     ax.set_title(f"conv_in weights per input channel ({weight.shape[0]} outputs × "
                  f"{weight.shape[2]} × {weight.shape[3]})")
     return fig
+
+
+def finetuning_diagram(n_videos: int, stage1_steps: int, subject_steps: int, decoder_steps: int,
+                       random_crop: bool = True, name: str = ""):
+    """Fig. 5: the two finetuning phases. Stage 1 trains the UNet and adapter on all ``n_videos``
+    training videos; then, per subject, the UNet and adapter are finetuned on the subject's
+    input image(s) (with random crops) and, separately, the VAE decoder on the same images.
+    Step counts are the run's; ``name`` (the profile) goes in the title."""
+    crops = "random crops" if random_crop else "no crops"
+    boxes = {
+        "videos": (0.08, 0.78, f"all training videos\n{n_videos} subjects, frame pairs", "data"),
+        "base": (0.08, 0.3, "base model\n(Stable Diffusion + surgery)", "frozen"),
+        "stage1": (0.3, 0.55, f"phase 1: stage-1 finetuning\nUNet + adapter, {stage1_steps} steps\n"
+                              "image/pose dropout", "trained"),
+        "s1model": (0.47, 0.55, "stage-1 model\n(any person)", "data"),
+        "x0": (0.7, 0.55, "subject's image(s) x0\n+ their own poses", "data"),
+        "subject": (0.7, 0.9, f"phase 2a: subject finetuning\nUNet + adapter, {subject_steps} steps\n"
+                               f"{crops}, no dropout", "trained"),
+        "decoder": (0.7, 0.18, f"phase 2b: VAE decoder finetuning\ndecoder only, {decoder_steps} steps\n"
+                              "D(E(x0)) → x0", "trained"),
+        "model": (0.9, 0.55, "subject's model\n→ sample the poses\n(dual guidance)", "new"),
+    }
+    arrows = [("videos", "stage1"), ("base", "stage1"), ("stage1", "s1model"), ("s1model", "subject"),
+              ("s1model", "decoder", "its VAE"), ("x0", "subject"), ("x0", "decoder"), ("subject", "model", "UNet, A"),
+              ("decoder", "model", "D")]
+    title = "the two finetuning phases (paper Fig. 5)" + (f", steps of this run ({name})" if name else "")
+    return block_diagram(boxes, arrows, size=(10, 3.6), title=title,
+                         legend={"frozen": "pretrained", "trained": "a finetuning", "data": "data / model",
+                                 "new": "result"})

@@ -32,7 +32,7 @@ def comparison_panel(input_image, truth: np.ndarray, methods: dict[str, np.ndarr
         for c, k in enumerate(cols):
             top = (f"frame {frames[k]}" if frames is not None else f"t={k}") if r == 0 else ""
             _show(axes[r, c + 1], images[k], top)
-        axes[r, 1].set_ylabel(textwrap.fill(label, 18), fontsize=7)
+        axes[r, 1].set_ylabel(textwrap.fill(label, 12), fontsize=6.5)  # at most ~12 characters a line fit a row
     for r, image in enumerate(inputs):
         _show(axes[r, 0], image, "" if r else ("input x0" if len(inputs) == 1 else f"{len(inputs)} input images"))
     _suptitle(fig, title)
@@ -119,11 +119,12 @@ def guidance_panel(sweep: dict, frame: int = 0):
         axes[a, 1].set_ylabel(f"s_I = {s_i:g}", fontsize=7)
     _show(axes[0, 0], sweep["ground_truth"][frame], "ground truth")
     for ax, (name, values) in zip(right.subplots(1, len(maps), squeeze=False)[0], maps):
-        ax.imshow(values, cmap="Greys", vmin=values.min() - 0.5 * np.ptp(values), vmax=values.max())
+        norm = ax.imshow(values, cmap="viridis").norm
         ax.set(xticks=range(n), xticklabels=[f"{v:g}" for v in s], yticks=range(n), yticklabels=[f"{v:g}" for v in s],
                xlabel="s_p", ylabel="s_I", title=name)
-        for (i, j), v in np.ndenumerate(values):
-            ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=6, color="tab:red")
+        for (i, j), v in np.ndenumerate(values):  # dark text on the light (yellow) end, white on the dark end
+            ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=8,
+                    color="black" if norm(v) > 0.55 else "white")
     return fig
 
 
