@@ -8,7 +8,7 @@ PROFILE ?= tiny
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: reproduce test venv bench gpu-check diagnose clean-cache notebooks doctor
+.PHONY: reproduce test browser-test venv bench gpu-check diagnose clean-cache notebooks doctor
 
 venv: $(VENV)/.installed
 
@@ -28,6 +28,12 @@ notebooks: venv  ## execute notebooks/ with papermill (up-to-date ones are skipp
 
 test: venv
 	$(BIN)/python -m pytest
+
+browser-test: venv  ## the guidance explorer in JupyterLab, driven in headless Chromium (not part of make test)
+	test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+	$(BIN)/python -c "import selenium" 2>/dev/null || $(BIN)/pip install -q -e '.[dev,browser]'
+	$(BIN)/python -m pytest -o addopts=-q -s tests/browser
 
 # The lower bounds of diffusers and transformers, read from pyproject.toml ("diffusers==0.29.0 ...").
 LOWEST := $(shell sed -n 's/^ *"\(diffusers\|transformers\)>=\([0-9.]*\)".*/\1==\2/p' pyproject.toml)

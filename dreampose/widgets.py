@@ -1,13 +1,14 @@
-"""The guidance explorer: drag s_I and s_p (paper 4.4) and watch one frame change.
+"""The guidance explorer: choose a test subject, drag s_I and s_p (paper 4.4), watch its clip change.
 
-    explorer = guidance_explorer(pipe, image, iuv_poses, truth=frames)   # last line of a cell
-    fig = static_grid(explorer, rows="s_image", cols="s_pose")           # the same, headless
+    explorer = subject_explorer(run, videos)            # last line of a cell: DreamPose Full per subject
+    explorer = guidance_explorer(pipe, image, iuv_poses, frames=[0, 8])   # any pipeline, any input
+    fig = static_grid(explorer, rows="s_image", cols="s_pose")            # the same, headless
 
-``FrameRenderer`` samples chosen frames of one input with the pipeline's own stages (same
-initial noise per frame for a seed, ``denoise_step`` with its dual guidance, ``decode``), but
-encodes the image condition c_I and the pose windows c_p once, and remembers rendered frames, so
-on a CPU a slider change costs one sampling run of one frame and returning to a setting costs
-nothing.
+The guided eps is eps(∅,∅) + s_I (eps(c_I,∅) - eps(∅,∅)) + s_p (eps(c_I,c_p) - eps(c_I,∅)); the
+explorer shows the branch weights (1 - s_I, s_I - s_p, s_p) live. ``FrameRenderer`` samples
+chosen frames of one input with the pipeline's own stages (same initial noise per frame for a
+seed, ``denoise_step`` with its dual guidance, ``decode``), encodes c_I and the pose windows c_p
+once and remembers rendered frames; ``explorer.Clips`` adds the cached s_I x s_p grid of a subject.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 
 from .data.images import as_image_batch
+from .explorer import PAPER_DEMO, Clips, weights_text
 from .pipeline import SCHEDULERS, make_scheduler
 
 LABELS = {"s_image": "s_I (image)", "s_pose": "s_p (pose)", "steps": "steps", "scheduler": "sampler",
@@ -118,63 +120,127 @@ def _png(image: np.ndarray) -> bytes:
 
 
 class GuidanceExplorer:
-    """Sliders for s_I, s_p, steps and frame, a sampler menu, and the rendered frame; re-renders on change."""
+    """Subject menu, s_I and s_p sliders, steps, sampler, a paper-demo preset, the live branch
+    weights and the clip; re-renders on every change.
 
-    def __init__(self, renderer: FrameRenderer, truth=None, s_image: float = 3.0, s_pose: float = 3.0,
-                 steps: int = 25, scheduler: str = "ddim", frame: int = 0, max_scale: float = 10.0,
-                 max_steps: int = 100, zoom: int | None = None):
+    ``subjects``: {name: a Clips or FrameRenderer, or a zero-argument function building one (run
+    when the subject is first chosen)}. A FrameRenderer shows the pose indices ``frames``.
+    The guided eps weights eps(∅,∅), eps(c_I,∅), eps(c_I,c_p) by (1 - s_I, s_I - s_p, s_p).
+    """
+
+    def __init__(self, subjects: dict, truth=None, s_image: float = 3.0, s_pose: float = 3.0, steps: int = 25,
+                 scheduler: str = "ddim", frames=(0,), max_scale: float = 10.0, max_steps: int = 100,
+                 zoom: int | None = None, precompute: bool = False):
         import ipywidgets as w
 
-        self.renderer, self.truth = renderer, truth
-        self.zoom = zoom or max(1, 256 // renderer.size[0])
+        if not subjects:
+            raise ValueError("the explorer needs at least one subject")
+        self.subjects, self.truths, self.frames, self.precompute = dict(subjects), {}, list(frames), precompute
+        self.zoom_setting = zoom
         slider = dict(continuous_update=False, style={"description_width": "initial"})
+        scale = dict(min=0.0, max=max_scale, step=0.5, **slider)
         self.controls = {
-            "s_image": w.FloatSlider(value=s_image, min=0.0, max=max_scale, step=0.5, description=LABELS["s_image"],
-                                     **slider),
-            "s_pose": w.FloatSlider(value=s_pose, min=0.0, max=max_scale, step=0.5, description=LABELS["s_pose"],
-                                    **slider),
+            "subject": w.Dropdown(options=list(self.subjects), description="subject"),
+            "s_image": w.FloatSlider(value=s_image, description=LABELS["s_image"], **scale),
+            "s_pose": w.FloatSlider(value=s_pose, description=LABELS["s_pose"], **scale),
             "steps": w.IntSlider(value=steps, min=2, max=max(max_steps, steps), description=LABELS["steps"], **slider),
             "scheduler": w.Dropdown(value=scheduler, options=list(SCHEDULERS), description=LABELS["scheduler"]),
-            "frame": w.IntSlider(value=frame, min=0, max=len(renderer) - 1, description=LABELS["frame"], **slider),
         }
-        columns = ["input image", "target pose"] + (["ground truth"] if truth is not None else []) + ["generated"]
-        self.header = w.HTML("<b>" + " · ".join(columns) + "</b>")
+        self.preset = w.Button(description=f"paper demo: s_I = {PAPER_DEMO[0]:g}, s_p = {PAPER_DEMO[1]:g}",
+                               layout=w.Layout(width="auto"))
+        self.preset.on_click(lambda _: self.set(s_image=PAPER_DEMO[0], s_pose=PAPER_DEMO[1]))
+        self.weights = w.HTML()
+        self.header = w.HTML()
         self.view = w.Image(format="png")
         self.status = w.HTML()
         for control in self.controls.values():
             control.observe(self._changed, names="value")
-        self.widget = w.VBox([w.HBox([self.controls["s_image"], self.controls["s_pose"]]),
-                              w.HBox([self.controls["steps"], self.controls["scheduler"], self.controls["frame"]]),
-                              self.header, self.view, self.status])
-        self.renders, self.last, self.panel = 0, None, None
+        self.widget = w.VBox([w.HBox([self.controls["subject"], self.controls["steps"], self.controls["scheduler"]]),
+                              w.HBox([self.controls["s_image"], self.controls["s_pose"], self.preset]),
+                              self.weights, self.header, self.view, self.status])
+        self.renders, self.last, self.panel, self._hold = 0, None, None, False
+        if truth is not None:
+            self.truths[self.controls["subject"].value] = truth
         self.render()
 
     @property
     def state(self) -> dict:
         return {k: c.value for k, c in self.controls.items()}
 
+    @property
+    def renderer(self):
+        """The chosen subject's Clips or FrameRenderer (built, and its grid precomputed, on first use)."""
+        name = self.controls["subject"].value
+        source = self.subjects[name]
+        if callable(source) and not isinstance(source, FrameRenderer) and not hasattr(source, "clip"):
+            self.status.value = f"preparing {name} (its finetuned model is trained if it is not in the cache) ..."
+            source = self.subjects[name] = source()
+            if self.precompute and hasattr(source, "precompute"):
+                self.status.value = f"rendering the s_I x s_p grid of {name} once ..."
+                source.precompute()
+        return source
+
+    @property
+    def truth(self):
+        return self.truths.get(self.controls["subject"].value, getattr(self.renderer, "truth", None))
+
+    def positions(self) -> list[int]:
+        source = self.renderer
+        return list(range(len(source))) if hasattr(source, "clip") else self.frames
+
+    def set(self, **values) -> np.ndarray:
+        """Set several controls at once (one render), e.g. ``set(s_image=8, s_pose=3)``."""
+        unknown = set(values) - set(self.controls)
+        if unknown:
+            raise ValueError(f"unknown controls {sorted(unknown)}; the explorer has {', '.join(self.controls)}")
+        self._hold = True
+        try:
+            for name, value in values.items():
+                self.controls[name].value = value
+        finally:
+            self._hold = False
+        return self.render()
+
     def _changed(self, change) -> None:
-        self.render()
+        if not self._hold:
+            self.render()
 
     def render(self) -> np.ndarray:
-        """Sample the frame at the controls' settings and show it beside the input and pose."""
+        """Sample the clip at the controls' settings and show it above its target poses."""
         s = self.state
+        self.weights.value = weights_text(s["s_image"], s["s_pose"]).replace("Note:", "<b>Note:</b>")
         start = time.perf_counter()
         try:
-            frame = self.renderer([s["frame"]], s["s_image"], s["s_pose"], s["steps"], s["scheduler"])[0]
+            source, positions = self.renderer, self.positions()
+            clip = source(positions, s["s_image"], s["s_pose"], s["steps"], s["scheduler"])
         except Exception as err:  # a bad setting must not kill the widget
             self.status.value = f"<span style='color:#b00'>{type(err).__name__}: {err}</span>"
             return self.last
         seconds = time.perf_counter() - start
-        images = [self.renderer.input_image(), self.renderer.pose_image(s["frame"])]
-        if self.truth is not None:
-            images.append(np.asarray(self.truth[s["frame"]]))
-        self.last, self.renders = frame, self.renders + 1
-        self.panel = _hstack(images + [frame], self.zoom)
+        self.last, self.renders = clip, self.renders + 1
+        self.panel = self._panel(source, positions, clip)
         self.view.value = _png(self.panel)
-        self.status.value = (f"s_I = {s['s_image']:g}, s_p = {s['s_pose']:g}, {s['steps']} {s['scheduler']} steps, "
-                             f"frame {s['frame']}: rendered in {seconds:.2f} s")
-        return frame
+        where = {"grid": "from the precomputed grid", "memory": "remembered", "live": "rendered live"}
+        origin = where.get(getattr(source, "last_source", None), "rendered")
+        self.status.value = (f"{s['subject']}: s_I = {s['s_image']:g}, s_p = {s['s_pose']:g}, {s['steps']} "
+                             f"{s['scheduler']} steps, {len(positions)} frames {origin} in {seconds:.2f} s")
+        return clip
+
+    def _panel(self, source, positions, clip) -> np.ndarray:
+        """Rows: input image + generated frames; (ground truth); target poses."""
+        zoom = self.zoom_setting or max(1, 256 // (2 * clip.shape[1]))
+        blank = np.full_like(clip[0], 255)
+        rows = [[source.input_image()] + list(clip)]
+        truth = self.truth
+        if truth is not None:
+            rows.append([blank] + [np.asarray(truth[k if hasattr(source, "clip") else p])
+                                   for k, p in enumerate(positions)])
+        rows.append([blank] + [source.pose_image(p) for p in positions])
+        self.header.value = ("<i>rows: the input image and the generated frames" +
+                             (" · ground truth" if truth is not None else "") + " · target poses</i>")
+        strips = [_hstack(r, zoom) for r in rows]
+        gap = np.full((4, strips[0].shape[1], 3), 255, np.uint8)
+        return np.concatenate([x for s in strips for x in (s, gap)][:-1])
 
     def _repr_mimebundle_(self, **kwargs):
         """The live widget in Jupyter, the current picture where widgets cannot run (static copies)."""
@@ -192,20 +258,35 @@ class GuidanceExplorer:
 
 
 def guidance_explorer(pipe, image, poses, truth=None, s_image: float = 3.0, s_pose: float = 3.0, steps: int = 25,
-                      scheduler: str = "ddim", frame: int = 0, seed: int = 0, **kwargs) -> GuidanceExplorer:
-    """An explorer for ``pipe`` animating ``image`` with ``poses`` (IUV uint8 or UV maps).
+                      scheduler: str = "ddim", frames=(0,), seed: int = 0, **kwargs) -> GuidanceExplorer:
+    """An explorer for any ``pipe`` animating ``image`` with ``poses`` (IUV uint8 or UV maps) at the
+    pose indices ``frames``. ``truth``: optional ground-truth frames (all poses), shown under the
+    generated ones. Display the returned object (last line of a cell) to get the sliders."""
+    return GuidanceExplorer({"input": FrameRenderer(pipe, image, poses, seed=seed)}, truth, s_image, s_pose, steps,
+                            scheduler, frames, **kwargs)
 
-    ``truth``: optional ground-truth frames, shown beside the generated one. Display the returned
-    object (last line of a cell) to get the sliders.
-    """
-    return GuidanceExplorer(FrameRenderer(pipe, image, poses, seed=seed), truth, s_image, s_pose, steps, scheduler,
-                            frame, **kwargs)
+
+def subject_explorer(run, videos, n_frames: int = 5, s_image: float | None = None, s_pose: float | None = None,
+                     **kwargs) -> GuidanceExplorer:
+    """The explorer over test ``videos``: each subject's DreamPose Full model (stage 1, subject and
+    decoder finetuning, as the evaluation trains it), a clip of ``n_frames`` of its target poses,
+    the paper's grid {0, 3, 5, 7, 9}^2 precomputed through the stage cache. Sliders start at the
+    profile's s_I and s_p, sampler and steps are the profile's."""
+    from .explorer import subject_clips
+
+    sample = run.profile.sample
+    subjects = {v.name: (lambda v=v: subject_clips(run, v, n_frames)) for v in videos}
+    return GuidanceExplorer(subjects, None, sample.image_guidance_scale if s_image is None else s_image,
+                            sample.pose_guidance_scale if s_pose is None else s_pose, sample.steps, sample.scheduler,
+                            precompute=True, **kwargs)
 
 
 def _renderer_of(source, image, poses, seed: int, truth):
-    """(FrameRenderer, ground truth) of a GuidanceExplorer, a FrameRenderer or a pipeline."""
+    """(renderer, ground truth) of a GuidanceExplorer, a FrameRenderer, a Clips or a pipeline."""
     if isinstance(source, GuidanceExplorer):
         return source.renderer, source.truth if truth is None else truth
+    if isinstance(source, Clips):  # frames are positions in the clip, and so is its ground truth
+        return source, source.truth if truth is None else truth
     if isinstance(source, FrameRenderer):
         return source, truth
     if image is None or poses is None:

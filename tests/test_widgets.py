@@ -41,26 +41,28 @@ def test_renderer_matches_pipeline(pipe, inputs):
 def test_explorer_rerenders_on_slider_change(pipe, inputs):
     image, iuv = inputs
     truth = np.zeros((6, 32, 32, 3), np.uint8)
-    ex = guidance_explorer(pipe, image, iuv, truth=truth, s_image=1.0, s_pose=1.0, steps=2, scheduler="ddim")
-    assert ex.renders == 1 and ex.last.shape == (32, 32, 3)
+    ex = guidance_explorer(pipe, image, iuv, truth=truth, s_image=1.0, s_pose=1.0, steps=2, scheduler="ddim",
+                           frames=[0, 3])
+    assert ex.renders == 1 and ex.last.shape == (2, 32, 32, 3)
     first = ex.last.copy()
     assert ex.view.value[:8] == b"\x89PNG\r\n\x1a\n"
     ex.controls["s_image"].value = 6.0
     assert ex.renders == 2 and ex.state["s_image"] == 6.0
     assert "s_I = 6" in ex.status.value
-    want = FrameRenderer(pipe, image, iuv, seed=0)([0], 6.0, 1.0, 2, "ddim")[0]
+    want = FrameRenderer(pipe, image, iuv, seed=0)([0, 3], 6.0, 1.0, 2, "ddim")
     np.testing.assert_array_equal(ex.last, want)
     assert not np.array_equal(ex.last, first)
     ex.controls["scheduler"].value = "euler"
-    ex.controls["frame"].value = 3
     ex.controls["steps"].value = 3
-    assert ex.renders == 5 and ex.state == {"s_image": 6.0, "s_pose": 1.0, "steps": 3, "scheduler": "euler",
-                                            "frame": 3}
-    np.testing.assert_array_equal(ex.last, FrameRenderer(pipe, image, iuv)([3], 6.0, 1.0, 3, "euler")[0])
-    # input | pose | truth | generated side by side, zoomed
-    assert ex.panel.shape[1] > 4 * ex.panel.shape[0] - 1
+    assert ex.renders == 4 and ex.state == {"subject": "input", "s_image": 6.0, "s_pose": 1.0, "steps": 3,
+                                            "scheduler": "euler"}
+    np.testing.assert_array_equal(ex.last, FrameRenderer(pipe, image, iuv)([0, 3], 6.0, 1.0, 3, "euler"))
+    # rows: input + generated | ground truth | target poses, zoomed
+    assert ex.panel.shape[1] > 2.5 * ex.panel.shape[0] / 3
     bundle = ex._repr_mimebundle_()
     assert "image/png" in bundle and "application/vnd.jupyter.widget-view+json" in bundle
+    with pytest.raises(ValueError, match="unknown controls"):
+        ex.set(frame=2)
 
 
 def test_static_grid(pipe, inputs):
