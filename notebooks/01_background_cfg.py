@@ -101,7 +101,7 @@ from dreampose.evaluate.baselines import background_colour
 from dreampose.evaluate.effects import foreground_iou
 from dreampose.figures import image_grid, iuv_to_rgb
 from dreampose.guidance import branch_weights, combine, guided_eps
-from dreampose.widgets import FrameRenderer, guidance_explorer, static_grid
+from dreampose.widgets import FrameRenderer, static_grid
 
 base = stages.base(run)
 f = 2 ** (len(base.vae.config.block_out_channels) - 1)
