@@ -161,6 +161,28 @@ def test_diagnosis_rows_put_each_setting_beside_copying_the_input(smoke):
     assert table.splitlines()[0].startswith("| setting | lr | steps | L1 |") and "1e-05" in table
 
 
+def test_garment_l1_is_measured_on_the_target_garment_pixels_only(smoke):
+    import numpy as np
+
+    from dreampose.data.world import validation_videos
+    from dreampose.evaluate.base_quality import GARMENT_PARTS
+    from dreampose.evaluate.baselines import copy_input
+    from dreampose.evaluate.studies import fidelity
+
+    run, _ = smoke
+    val = validation_videos(run.profile, 2)
+    floor = fidelity.floor(run, val)
+    truth = lambda v, i, targets: v.frames[targets]  # noqa: E731
+    assert (fidelity.garment_l1(truth, val, floor) == 0).all()
+    v = val[0]
+    i, t = floor.frames[v.name]["input"], list(floor.frames[v.name]["targets"])
+    garment = np.isin(v.iuv[t][..., 0], GARMENT_PARTS)
+    by_hand = (np.abs(v.frames[[i]].astype(float) - v.frames[t]) / 255)[garment].mean()
+    assert np.isclose(fidelity.garment_l1(copy_input, val, floor)[0], by_hand)
+    cols = fidelity.garment_columns(np.array([0.2, 0.4]), np.array([0.1, 0.1]))
+    assert np.isclose(cols["garment gap"], 0.2) and np.isclose(cols["garment SE"], 0.1)
+
+
 def test_a_subject_setting_gives_the_same_person_another_finetuned_model(smoke):
     """subject.random_crop=false (the texture-sticking study) must train its own subject and decoder models."""
     from dreampose.evaluate.studies.subject import NO_RANDOM_CROP
