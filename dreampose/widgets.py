@@ -350,6 +350,7 @@ def static_grid(source, image=None, poses=None, rows: str = "s_image", row_value
             ax.imshow(img)
             ax.set_xticks([])
             ax.set_yticks([])
+            ax.spines[:].set_visible(False)  # the style draws left and bottom spines; a picture needs none
             if a == 0:
                 ax.set_title(f"{LABELS[cols]} = {cv:g}" if not isinstance(cv, str) else f"{cv}", fontsize=7)
             if b == 0:
