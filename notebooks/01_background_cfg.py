@@ -385,7 +385,7 @@ say(f"Mean |Δpixel| between the branches' x̂0: the image condition changes it 
 # the true frame.
 
 # %%
-grid_scales = (0.0, 1.0, 3.0, 6.0)
+grid_scales = (0.0, 1.0, 3.0, 8.0)  # with the paper demo (s_I 8, s_p 3) and the tiny default (1, 3)
 steps = p.sample.steps
 frames = targets[: (2 if p.name == "smoke" else 4)]
 renderer = FrameRenderer(pipe, video.frames[i], video.iuv, seed=p.seed)

@@ -128,7 +128,7 @@ def foreground_iou(frames: np.ndarray, target_iuv: np.ndarray, background: np.nd
     return float((fg & body).sum() / union) if union else 1.0
 
 
-def guidance_sweep(full, videos, suite, scales=(1.0, 3.0, 6.0), n_videos: int = 2, n_frames: int = 8, *,
+def guidance_sweep(full, videos, suite, scales=(1.0, 3.0, 8.0), n_videos: int = 2, n_frames: int = 8, *,
                    progress: bool = True) -> dict:
     """Effect 6: the trained Ours_Full method ``full`` sampled over an s_I x s_p grid on the first test videos.
 
