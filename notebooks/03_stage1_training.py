@@ -51,6 +51,7 @@ p, run, world, out = nb.profile, nb.run, nb.world, nb.output_dir
 # every file this notebook writes into output_dir (the tests check this list)
 nb.expect(
     ["stage1_data.png", "stage1_sample.png"],           # training videos; one training pair
+    ["pose_errors.png"] * (p.data.source == "synthetic"),  # exact IUV beside its DensePose-like estimate
     [f"stage1_samples_{k}.png" for k in range(2)],      # samples along training, two test subjects
     ["stage1_loss.png", "stage1_loss_dropout.png"],     # loss curves, with and without dropout
     "stage1_dropout.png",                               # samples with and without dropout
@@ -86,6 +87,25 @@ print("stage 1 paper: 5 epochs of UBC Fashion (339 videos), lr 5e-6, batch 16 (4
 
 # %%
 nb.show(preview_world(world.train, n_videos=3, n_frames=6), "stage1_data.png")
+
+# %% [markdown]
+# These IUV maps are exact: the renderer knows every pixel's body part. UBC Fashion's are
+# DensePose estimates, with ragged part boundaries, jittered UV, a box that wanders from frame
+# to frame and hands or feet that go missing; the paper's 5-pose window is there "to account for
+# noise in the estimated poses". `data.pose_estimate=densepose` gives this world such estimates
+# (`docs/pose_errors.md` grounds each error's size). Below, one test video's exact IUV, its
+# estimate and their difference: look for red at part edges, blue where a hand was lost, and
+# grey UV jitter inside the parts.
+
+# %%
+from dreampose.data.world import synthetic_video
+
+if p.data.source == "synthetic":  # UBC Fashion's poses are estimates already
+    args = (p.seed, "test", 0, p.data.width, p.data.height, p.data.fps, p.data.min_seconds, p.data.max_seconds)
+    exact, estimated = synthetic_video(*args), synthetic_video(*args, "densepose")
+    nb.show(panels.pose_errors_panel(exact.iuv, estimated.iuv, n_cols=6, scale=1.6,
+                                     title=f"{exact.name}: exact IUV and its DensePose-like estimate "
+                                           "(data.pose_estimate=densepose)"), "pose_errors.png")
 
 # %% [markdown]
 # The network never sees the part colours: the pose enters as U and V only, two channels per
