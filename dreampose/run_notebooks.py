@@ -104,12 +104,14 @@ def _failure(err: Exception, source: Path, output: Path) -> NotebookError:
 
 
 def _kernel_environment(threads: int | None) -> None:
-    """Kernels inherit this process's environment: pin their threads, prefer this venv's kernelspec."""
+    """Kernels inherit this process's environment: pin their threads, prefer this venv's kernelspec,
+    no progress bars (the runner prints a line per notebook)."""
     # a `python3` kernelspec in ~/.local/share/jupyter would otherwise win over the venv's own,
     # and could start another Python without `dreampose` installed
     os.environ.setdefault("JUPYTER_PREFER_ENV_PATH", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # a saved progress bar is a dead widget stuck at 0 %
     if threads:
         for var in ("DREAMPOSE_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(int(threads))
