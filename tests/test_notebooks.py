@@ -23,6 +23,8 @@ def one_thread(monkeypatch):
         monkeypatch.setenv(var, "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.setenv("TQDM_DISABLE", "0")  # recorded, so that the value run_notebooks sets is undone after
+    monkeypatch.delenv("TQDM_DISABLE")       # the test; unset, as a user's shell has it
 
 
 def test_notebooks_found():
@@ -40,6 +42,9 @@ def test_notebook_runs_on_smoke(path, tmp_path, one_thread):
     assert len(set(declared)) == len(declared), f"{path.name} declares a file twice: {sorted(declared)}"
     written = written_files(figures)
     assert not output_mismatch(declared, written), f"{path.name} {output_mismatch(declared, written)}"
+    texts = [str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
+             for c in json.loads(run.output.read_text())["cells"] for o in c.get("outputs", [])]
+    assert not [t for t in texts if "%|" in t], f"{path.name}: a progress bar was saved in the executed copy"
 
 
 def heading(path):
