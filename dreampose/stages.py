@@ -28,6 +28,7 @@ import numpy as np
 from .cache import Artifact, Cache
 from .config import Profile
 from .files import atomic_path
+from .progress import shown
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ def sample_frames(pipe, images, iuv: np.ndarray, targets: list[int], sample: dic
 
     from .pipeline import make_scheduler
 
-    pipe.set_progress_bar_config(disable=not progress, desc=f"sampling {len(targets)} frames")
+    pipe.set_progress_bar_config(disable=not shown(progress), desc=f"sampling {len(targets)} frames")
     pipe.scheduler = make_scheduler(sample["scheduler"], pipe.scheduler.config)
     out = pipe(list(images), iuv, frames=list(targets), num_inference_steps=sample["steps"],
                image_guidance_scale=sample["image_guidance_scale"], pose_guidance_scale=sample["pose_guidance_scale"],

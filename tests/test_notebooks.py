@@ -198,3 +198,12 @@ def test_setup_applies_parameters(tmp_path):
     fig, ax = plt.subplots()
     ax.plot([0, 1])
     assert nb.show(fig, "x.png").is_file() and nb.saved == [nb.output_dir / "x.png"]
+
+
+def test_progress_bars_follow_the_argument_and_tqdm_disable(monkeypatch):
+    from dreampose.progress import shown
+
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    assert shown(True) and not shown(False)
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    assert not shown(True)

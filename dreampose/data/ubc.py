@@ -24,6 +24,7 @@ from PIL import Image
 
 from ..cache import CacheError, default_root
 from ..files import atomic_path, write_json_atomic
+from ..progress import shown
 from .fit import FITS, fit_box, fit_frame, fit_iuv
 from .pose import check_iuv, read_iuv_png
 from .video import DataError, Video
@@ -169,7 +170,7 @@ def read_ubc(root, split: str, width: int, height: int, fps: int = 30, max_video
     from tqdm.auto import tqdm
 
     return [read_ubc_video(root, split, i, width, height, fps, fit)
-            for i in tqdm(ids, desc=f"UBC Fashion {split}", disable=not progress)]
+            for i in tqdm(ids, desc=f"UBC Fashion {split}", disable=not shown(progress))]
 
 
 def write_ubc_video(root, split: str, video: Video) -> Path:

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..cache import Cache
 from ..config import Profile
+from ..progress import shown
 from .pose_errors import estimate
 from .synthetic import random_motion, random_subject, render_video
 from .video import Video
@@ -73,7 +74,7 @@ def make_world(profile: Profile, progress: bool = True) -> World:
     jobs = [(profile.seed, split, i, d.width, d.height, d.fps, d.min_seconds, d.max_seconds, d.pose_estimate)
             for split, n in (("train", d.n_train_videos), ("test", d.n_test_videos)) for i in range(n)]
     workers = min(len(jobs), os.cpu_count() or 1)
-    bar = tqdm(total=len(jobs), desc="rendering the synthetic world", disable=not progress)
+    bar = tqdm(total=len(jobs), desc="rendering the synthetic world", disable=not shown(progress))
     videos: list[Video] = []
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ..config import Profile
+from ..progress import shown
 from .baselines import background_colour
 from .experiments import CLIP, FULL, NO_VAE_FT, ONE_POSE, STAGE1_ONLY, targets_of
 from .protocol import Result
@@ -143,7 +144,7 @@ def guidance_sweep(full, videos, suite, scales=(1.0, 3.0, 8.0), n_videos: int = 
     appearance = np.zeros_like(iou)
     frames = {}
     grid = list(itertools.product(enumerate(scales), enumerate(scales)))
-    for (a, s_i), (b, s_p) in tqdm(grid, desc="guidance grid", disable=not progress):
+    for (a, s_i), (b, s_p) in tqdm(grid, desc="guidance grid", disable=not shown(progress)):
         method = full.with_sample(image_guidance_scale=s_i, pose_guidance_scale=s_p)
         for k, video in enumerate(videos):
             i, targets = targets_of(profile, video)

@@ -40,10 +40,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..files import write_json_atomic
 from ..config import EvalConfig, Profile
-from ..stages import Subject
 from ..data.video import DataError, Video
+from ..files import write_json_atomic
+from ..progress import shown
+from ..stages import Subject
 from .metrics import MetricSuite, to_0_1
 
 Method = Callable[[Video, int, list[int]], np.ndarray]
@@ -193,7 +194,7 @@ def evaluate_method(method: Method, videos: Sequence[Video], eval_cfg: EvalConfi
             return result
     per_video, frames = {}, {}
     scores = suite.set_scores()
-    for video in tqdm(videos, desc=f"evaluate {label}".strip(), disable=not progress):
+    for video in tqdm(videos, desc=f"evaluate {label}".strip(), disable=not shown(progress)):
         i, targets = select_frames(video, eval_cfg.n_frames, eval_cfg.min_distance, seed)
         gen = _check_output(method(video, i, targets), video, targets, label)
         size = comparison_size(video.size, gen.shape[1:3], eval_cfg.resolution)

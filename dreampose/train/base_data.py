@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from ..config import ConfigError, Profile
 from ..data.garments import Outfit, Texture
 from ..data.video import Video
+from ..progress import shown
 
 CORPUS_STREAM = 1000  # the world's splits use streams 0 (train) and 1 (test)
 HELDOUT_STREAM = 1001  # extra held-out subjects for quality figures, never trained on
@@ -77,7 +78,7 @@ def render_corpus(profile: Profile, progress: bool = True) -> list[Video]:
                           f"{b.corpus_frames} (e.g. base.corpus_subjects=1024 base.corpus_frames=8)")
     jobs = [(profile.seed, s, min(s + CHUNK, n), b.corpus_frames, d.width, d.height) for s in range(0, n, CHUNK)]
     videos: list[Video] = []
-    with tqdm(total=n, desc="rendering the pretraining corpus", disable=not progress or not n) as bar:
+    with tqdm(total=n, desc="rendering the pretraining corpus", disable=not shown(progress) or not n) as bar:
         workers = min(len(jobs), os.cpu_count() or 1)
         if workers > 1:
             with ProcessPoolExecutor(workers) as pool:

@@ -21,6 +21,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..progress import shown
+
 CKPT_PREFIX = "checkpoint-"
 
 
@@ -168,7 +170,7 @@ def train(model: nn.Module, make_batch: Callable[[list[int]], dict], cfg: LoopCo
         accelerator.load_state(str(ckpt))
     log_path = work_dir / "loss.csv"
     rows = _read_log(log_path, start_step)
-    bar = tqdm(total=cfg.steps, initial=start_step, desc=cfg.desc, disable=not (progress and accelerator.is_main_process))
+    bar = tqdm(total=cfg.steps, initial=start_step, desc=cfg.desc, disable=not (shown(progress) and accelerator.is_main_process))
     start_time = time.perf_counter()
     model.train()
     loss_value = float(rows[-1]["loss"]) if rows else float("nan")  # a resumed, finished run keeps its last loss
