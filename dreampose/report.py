@@ -15,8 +15,9 @@ from pathlib import Path
 from .notebook import in_notebook
 
 
-def say(*parts: str) -> str:
-    """Display the parts, joined by blank lines, as Markdown (printed outside a notebook); returns the text."""
+def say(*parts: str) -> None:
+    """Display the parts, joined by blank lines, as Markdown (printed outside a notebook). Returns
+    nothing, so that a cell ending in ``say(...)`` does not show the text a second time as a string."""
     text = "\n\n".join(p for p in parts if p)
     if in_notebook():
         from IPython.display import Markdown, display
@@ -24,7 +25,6 @@ def say(*parts: str) -> str:
         display(Markdown(text))
     else:
         print(text)
-    return text
 
 
 def bullets(lines) -> str:
@@ -81,6 +81,6 @@ def paper_tables_mismatch() -> str:
             "with the table they belong to.")
 
 
-def show_source(*objects) -> str:
+def show_source(*objects) -> None:
     """The source of functions or methods, shown as Python code blocks."""
     return say(*(f"```python\n{textwrap.dedent(inspect.getsource(o))}```" for o in objects))
