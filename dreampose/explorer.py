@@ -51,8 +51,10 @@ class Clips:
     """Frames ``frames`` (pose indices of ``iuv``) of ``person`` animated by ``model`` at any guidance.
 
     ``sample``: the profile's sample settings (steps, scheduler, frames_per_batch); the grid is
-    cached at its steps and scheduler. The initial noise is the evaluation's for this subject
-    (``stages.sampling_seed``), live or cached.
+    cached at its steps and scheduler. The cached grid is the paper's sweep with the profile's own
+    s_I and s_p and the paper's demo (8, 3) added (``grid_image`` x ``grid_pose``), so the
+    explorer's starting point and its preset answer from the cache too. The initial noise is the
+    evaluation's for this subject (``stages.sampling_seed``), live or cached.
     """
 
     def __init__(self, run: stages.Run, model: stages.Model, person: stages.Subject, iuv: np.ndarray,
@@ -66,6 +68,9 @@ class Clips:
         self.sample = dict(sample or stages.sample_settings(run))
         self.name = name or person.name
         self.seed = stages.sampling_seed(run.profile.seed, person.name)
+        own = (float(self.sample["image_guidance_scale"]), float(self.sample["pose_guidance_scale"]))
+        self.grid_image = tuple(sorted({*GRID, own[0], PAPER_DEMO[0]}))
+        self.grid_pose = tuple(sorted({*GRID, own[1], PAPER_DEMO[1]}))
         self._clips: dict = {}
         self._renderer = None
         self.last_source = None  # "memory", "grid" or "live": where the last clip came from
@@ -85,7 +90,7 @@ class Clips:
         return self._renderer
 
     def on_grid(self, s_image: float, s_pose: float, steps: int, scheduler: str) -> bool:
-        return (s_image in GRID and s_pose in GRID and steps == self.sample["steps"]
+        return (s_image in self.grid_image and s_pose in self.grid_pose and steps == self.sample["steps"]
                 and scheduler == self.sample["scheduler"])
 
     def clip(self, s_image: float, s_pose: float, steps: int | None = None, scheduler: str | None = None) -> np.ndarray:
@@ -115,8 +120,8 @@ class Clips:
 
     def precompute(self) -> None:
         """Render (or read) every grid setting once, so that each answers from memory."""
-        for s_image in GRID:
-            for s_pose in GRID:
+        for s_image in self.grid_image:
+            for s_pose in self.grid_pose:
                 self.clip(s_image, s_pose)
 
     def input_image(self) -> np.ndarray:

@@ -419,8 +419,9 @@ display(Markdown("**L1 to the true frame ↓**\n\n" + head + "\n".join(
 # 5 frames spread over the subject's target poses, above their poses. The label under the
 # sliders gives the weights of the three branches, (1 - s_I, s_I - s_p, s_p); the button sets
 # the paper's demo setting, s_I = 8 and s_p = 3. The paper's sweep grid, {0, 3, 5, 7, 9} for
-# each weight, is rendered once per profile and subject into the artifact cache, so a slider
-# on grid values answers at once; any other value is sampled live (printed under the clip).
+# each weight, with the profile's own s_I and s_p and the demo's added, is rendered once per
+# profile and subject into the artifact cache, so a slider on grid values answers at once; any
+# other value is sampled live (printed under the clip).
 # In a static copy of this notebook the sliders are dead: the grid figure above the explorer
 # shows the same precomputed settings (the middle frame of each clip).
 

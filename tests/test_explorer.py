@@ -67,13 +67,16 @@ def test_grid_hit_reads_the_cache_without_the_unet(run, pipe):
     calls = UNetCalls(pipe)
     first = clips_of(run, pipe)
     first.precompute()
-    assert calls.n == len(GRID) ** 2 * SAMPLE["steps"]  # one batched UNet call per step and setting
+    cells = len(first.grid_image) * len(first.grid_pose)
+    assert set(GRID) <= set(first.grid_image) and set(GRID) <= set(first.grid_pose)
+    assert PAPER_DEMO[0] in first.grid_image and PAPER_DEMO[1] in first.grid_pose  # the preset answers from the cache
+    assert calls.n == cells * SAMPLE["steps"]  # one batched UNet call per step and setting
     fresh = clips_of(run, pipe)  # a new explorer: nothing in memory, the grid in the stage cache
     before = calls.n
     clip = fresh.clip(5.0, 7.0)
     assert calls.n == before and fresh.last_source == "grid" and clip.shape == (4, 32, 32, 3)
     np.testing.assert_array_equal(clip, first.clip(5.0, 7.0))
-    assert len(list((run.cache.root / "frames").glob("*.npy"))) == len(GRID) ** 2
+    assert len(list((run.cache.root / "frames").glob("*.npy"))) == cells
     # off the grid (or at another sampler) it is sampled live, from the same noise as the cache
     fresh.clip(4.5, 3.0)
     assert fresh.last_source == "live" and calls.n == before + SAMPLE["steps"]
@@ -93,7 +96,7 @@ def test_explorer_on_clips(run, pipe):
     ex.preset.click()
     assert (ex.state["s_image"], ex.state["s_pose"]) == PAPER_DEMO == (8.0, 3.0)
     assert ex.renders == renders + 1  # one render for both sliders
-    assert "eps(∅,∅) × -7" in ex.weights.value and "live" in ex.status.value
+    assert "eps(∅,∅) × -7" in ex.weights.value and "grid" in ex.status.value  # the preset is cached too
     ex.controls["s_pose"].value = 8.0
     assert "single CFG on (c_I, c_p)" in ex.weights.value
     fig = static_grid(ex, rows="s_image", row_values=(0.0, 3.0), cols="s_pose", col_values=(3.0, 5.0), frame=2,
@@ -119,3 +122,13 @@ def test_subject_dropdown_switches_subject(run, pipe):
     ex.controls["subject"].value = "a"
     np.testing.assert_array_equal(ex.last, a_clip)
     assert built == ["b"]
+
+
+def test_the_profiles_own_weights_are_on_the_cached_grid(run, pipe):
+    person, iuv = person_and_poses(0)
+    clips = Clips(run, stages.Model("dummy/model", lambda: pipe), person, iuv, [1, 4],
+                  {**SAMPLE, "image_guidance_scale": 1.0, "pose_guidance_scale": 4.0})
+    steps, sampler = SAMPLE["steps"], SAMPLE["scheduler"]
+    assert clips.on_grid(1.0, 4.0, steps, sampler) and clips.on_grid(1.0, 9.0, steps, sampler)
+    assert clips.on_grid(8.0, 3.0, steps, sampler) and not clips.on_grid(1.5, 3.0, steps, sampler)
+    assert not clips.on_grid(1.0, 4.0, steps + 1, sampler)  # another step count is sampled live
