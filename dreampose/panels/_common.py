@@ -7,10 +7,11 @@ GARMENT_PARTS = (1, 2, 7, 8, 9, 10)  # DensePose torso back/front and upper legs
 
 
 def _show(ax, image, title: str = "", **kw) -> None:
-    """An image without ticks (the frame stays, so a y label can name the row)."""
+    """An image without ticks or spines (the axis stays on, so a y label can name the row)."""
     ax.axis("on")
     ax.imshow(image, **kw)
     ax.set(xticks=[], yticks=[])
+    ax.spines[:].set_visible(False)
     if title:
         ax.set_title(title, fontsize=7)
 
