@@ -16,7 +16,7 @@
 # # 02 · Architecture: turning a text-to-image model into DreamPose
 #
 # - **Paper:** section 4.2, Fig. 2-4
-# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 24 s warm (artifact cache filled by
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 19 s warm (artifact cache filled by
 #   `make reproduce`), about 10 min cold (empty cache: the base model, ~9 min)
 # - [← 01 Background](01_background_cfg.ipynb) · [03 Stage-1 training →](03_stage1_training.ipynb)
 #

@@ -16,7 +16,7 @@
 # # 03 · Stage 1: learning to read a pose and a picture
 #
 # - **Paper:** section 4.2.3 (stage 1)
-# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): about 1 min warm (artifact cache
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 37 s warm (artifact cache
 #   filled by `make reproduce`; 627 s on the run that first trained its two extra stage-1 models),
 #   about 25 min cold (empty cache: base ~9 min, three stage-1 trainings ~15 min)
 # - [← 02 Architecture](02_architecture.ipynb) · [04 Subject finetuning →](04_subject_finetuning.ipynb)

@@ -16,7 +16,7 @@
 # # 04 · Subject finetuning: one person, one garment
 #
 # - **Paper:** sections 4.2.3 (subject finetuning) and 6.3, Fig. 12
-# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 17 s warm (artifact cache filled by
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 32 s warm (artifact cache filled by
 #   `make reproduce`), about 20 min cold (empty cache: it trains what `make reproduce` trains)
 # - [← 03 Stage-1 training](03_stage1_training.ipynb) · [05 Decoder finetuning →](05_vae_decoder_finetuning.ipynb)
 #

@@ -16,7 +16,7 @@
 # # 05 · Finetuning the VAE decoder (paper Fig. 6)
 #
 # - **Paper:** section 4.2.3 (VAE decoder finetuning), Fig. 6
-# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 26 s warm (artifact cache filled by
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 20 s warm (artifact cache filled by
 #   `make reproduce`), about 20 min cold (empty cache: it trains what `make reproduce` trains)
 # - [← 04 Subject finetuning](04_subject_finetuning.ipynb) · [06 Ablations →](06_ablations.ipynb)
 #

@@ -16,7 +16,7 @@
 # # 06 · Ablations (paper Table 2, Fig. 10-11)
 #
 # - **Paper:** Table 2, Fig. 10-11
-# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 18 s warm (artifact cache filled by
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 20 s warm (artifact cache filled by
 #   `make reproduce`), about 20 min cold (empty cache: it trains what `make reproduce` trains)
 # - [← 05 Decoder finetuning](05_vae_decoder_finetuning.ipynb) · [07 Comparisons →](07_comparisons.ipynb)
 #

@@ -16,7 +16,7 @@
 # # 07 · Comparisons (paper Table 1, Fig. 7-9)
 #
 # - **Paper:** Table 1, Fig. 7-9
-# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 13 s warm (artifact cache filled by
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 15 s warm (artifact cache filled by
 #   `make reproduce`), about 20 min cold (empty cache: it trains what `make reproduce` trains)
 # - [← 06 Ablations](06_ablations.ipynb) · [08 Failure cases →](08_failure_cases.ipynb)
 #

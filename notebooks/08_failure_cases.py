@@ -16,7 +16,7 @@
 # # 08 · Where it fails, and what it costs (paper section 7, Fig. 13)
 #
 # - **Paper:** section 7, Fig. 13
-# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 16 s warm (artifact cache filled by
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 18 s warm (artifact cache filled by
 #   `make reproduce`), about 20 min cold (empty cache: it trains what `make reproduce` trains)
 # - [← 07 Comparisons](07_comparisons.ipynb)
 #
