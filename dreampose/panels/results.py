@@ -32,7 +32,7 @@ def comparison_panel(input_image, truth: np.ndarray, methods: dict[str, np.ndarr
         for c, k in enumerate(cols):
             top = (f"frame {frames[k]}" if frames is not None else f"t={k}") if r == 0 else ""
             _show(axes[r, c + 1], images[k], top)
-        axes[r, 1].set_ylabel(textwrap.fill(label, 12), fontsize=6.5)  # at most ~12 characters a line fit a row
+        axes[r, 1].set_ylabel(textwrap.fill(label, 12, break_long_words=False), fontsize=6.5)  # at most ~12 characters a line fit a row
     for r, image in enumerate(inputs):
         _show(axes[r, 0], image, "" if r else ("input x0" if len(inputs) == 1 else f"{len(inputs)} input images"))
     _suptitle(fig, title)
