@@ -424,18 +424,19 @@ display(Markdown("**L1 to the true frame ↓**\n\n" + head + "\n".join(
 # profile and subject into the artifact cache, so a slider on grid values answers at once; any
 # other value is sampled live (printed under the clip).
 # In a static copy of this notebook the sliders are dead: the grid figure above the explorer
-# shows the same precomputed settings (the middle frame of each clip).
+# shows the same precomputed settings (the middle frame of each clip; the paper's demo is the
+# row s_I = 8, column s_p = 3).
 
 # %%
 from dreampose.evaluate.experiments import evaluated_videos
-from dreampose.explorer import GRID
 from dreampose.widgets import subject_explorer
 
 start = time.perf_counter()
 explorer = subject_explorer(run, evaluated_videos(p, world))  # sliders start at the profile's s_I, s_p
 explorer_seconds = time.perf_counter() - start  # the first subject's model (cached or trained) and its grid
 clips = explorer.renderer
-nb.show(static_grid(clips, rows="s_image", row_values=GRID, cols="s_pose", col_values=GRID, frame=len(clips) // 2,
+nb.show(static_grid(clips, rows="s_image", row_values=clips.grid_image, cols="s_pose", col_values=clips.grid_pose,
+                    frame=len(clips) // 2,
                     steps=steps, scheduler=p.sample.scheduler,
                     title=f"{clips.name}, DreamPose Full: rows s_I, columns s_p"), "guidance_explorer_grid.png")
 explorer
