@@ -160,7 +160,8 @@ def test_evaluate_seeds_writes_one_verdict_per_seed(tmp_path):
     assert len(rows) == 7 and "Made by `dreampose evaluate --seeds 0,1`" in (tmp_path / "effects.md").read_text()
     for name, row in rows.items():
         cell = row["seeds 0,1"]
-        found = re.fullmatch(r"(holds beyond noise|holds) (\d)/2(, no noise test)? \(0: ([a-z ]+); 1: ([a-z ]+)\)", cell)
+        found = re.fullmatch(r"(holds beyond noise|holds) (\d)/2(, no noise test)? "
+                             r"\(0: ([a-z ]+); 1: ([a-z ]+)\)", cell)
         assert found, cell
         assert (found[4], found[5]) == (own[name], other[name])
         wanted = "shown" if found[1] == "holds beyond noise" else "holds"
