@@ -74,7 +74,13 @@ def cmd_evaluate(args) -> None:
     """Finetune and score the DreamPose variants, baselines and imported methods (all cached)."""
     from . import reproduce
 
-    reproduce.evaluate_stage(_run(args), args.figures, _imported(args.imports), command="dreampose evaluate")
+    run = _run(args)
+    if args.seeds is None:
+        reproduce.evaluate_stage(run, args.figures, _imported(args.imports), command="dreampose evaluate")
+        return
+    seeds = reproduce.parse_seeds(args.seeds, run.profile.seed)  # before any work: a typo fails at once
+    reproduce.evaluate_seeds(run, seeds, args.figures, _imported(args.imports),
+                             command=f"dreampose evaluate --seeds {','.join(map(str, seeds))}")
 
 
 def cmd_reproduce(args) -> None:
@@ -147,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("reproduce", "evaluate"):
             p.add_argument("--import", dest="imports", action="append", default=[], metavar="LABEL=FOLDER",
                            help="score another method's frames (<FOLDER>/<video>/<frame:05d>.png) as a Table 1 row")
+        if name == "evaluate":
+            p.add_argument("--seeds", default=None, metavar="S0,S1,...",
+                           help="also train the per-subject stages (subject, decoder) and sample with each of these "
+                                "seeds, the base and stage 1 fixed, and add a column to effects.md: the verdict at "
+                                "each seed (e.g. --seeds 0,1,2; it must include the profile's seed; the other seeds' "
+                                "tables go to <figures>/seeds/<seed>/)")
         if name == "notebooks":
             p.add_argument("--only", action="append", default=[], metavar="NN",
                            help="run only this notebook, by number or name (repeatable), e.g. --only 03")

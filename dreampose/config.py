@@ -105,6 +105,7 @@ class SubjectConfig:
     random_crop: bool = True
     crop_scale: float = 0.8  # smallest crop side as a fraction of the frame
     checkpoint_every: int = 250
+    seed: int | None = None  # training seed of the subject and decoder stages (None: the profile's seed)
 
 
 @dataclass
@@ -127,6 +128,7 @@ class SampleConfig:
     image_guidance_scale: float = 8.0
     pose_guidance_scale: float = 3.0
     frames_per_batch: int = 8
+    seed: int | None = None  # seed of the sampling noise (None: the profile's seed); see stages.sample_seed
 
 
 @dataclass
@@ -188,6 +190,12 @@ class Profile:
         return self
 
 
+def subject_seed(profile: Profile) -> int:
+    """Training seed of the per-subject stages (subject and decoder finetuning): ``subject.seed``,
+    or the profile's seed when it is null."""
+    return profile.seed if profile.subject.seed is None else profile.subject.seed
+
+
 def default_figures(profile: str) -> str:
     """figures/ holds the tiny profile's results (in git); other profiles write beside them."""
     return "figures" if profile == "tiny" else f"figures/{Path(profile).stem}"
@@ -207,7 +215,8 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
 # Settings added after artifacts were cached: left out of the stage settings (and so of the cache
 # keys and manifests) while they hold this value, so the artifacts of profiles that never set them
 # keep their keys.
-HASH_NEUTRAL: dict[str, Any] = {"base.revision": "", "data.pose_estimate": "exact"}
+HASH_NEUTRAL: dict[str, Any] = {"base.revision": "", "data.pose_estimate": "exact",
+                                "subject.seed": None, "sample.seed": None}
 
 
 def load_profile(name: str = "tiny", overrides: list[str] | dict[str, Any] | None = None) -> Profile:

@@ -54,7 +54,7 @@ class Clips:
     cached at its steps and scheduler. The cached grid is the paper's sweep with the profile's own
     s_I and s_p and the paper's demo (8, 3) added (``grid_image`` x ``grid_pose``), so the
     explorer's starting point and its preset answer from the cache too. The initial noise is the
-    evaluation's for this subject (``stages.sampling_seed``), live or cached.
+    evaluation's for this subject (``stages.sampling_seed`` of ``stages.sample_seed``), live or cached.
     """
 
     def __init__(self, run: stages.Run, model: stages.Model, person: stages.Subject, iuv: np.ndarray,
@@ -67,7 +67,7 @@ class Clips:
         self.frames, self.truth = [int(i) for i in frames], truth
         self.sample = dict(sample or stages.sample_settings(run))
         self.name = name or person.name
-        self.seed = stages.sampling_seed(run.profile.seed, person.name)
+        self.seed = stages.sampling_seed(stages.sample_seed(run.profile), person.name)
         own = (float(self.sample["image_guidance_scale"]), float(self.sample["pose_guidance_scale"]))
         self.grid_image = tuple(sorted({*GRID, own[0], PAPER_DEMO[0]}))
         self.grid_pose = tuple(sorted({*GRID, own[1], PAPER_DEMO[1]}))

@@ -110,12 +110,80 @@ def score(run: stages.Run, methods: dict[str, DreamPoseMethod], videos, base, fi
     more_images = ex.evaluate(more, MORE_IMAGES, more.run, videos, suite)
     sweep = fx.guidance_sweep(methods[ex.FULL], videos, suite)
     found = fx.measure_effects(table2, fx.zero_init_gap(profile, base), sweep, more_images)
-    out = atomic_write(Path(figures_dir) / "effects.md",
-                       f"Effects of the paper measured on profile {profile.name}, seed {profile.seed}. "
-                       f"Made by `{command}` on {machine_line()}.\n\n" + fx.report_effects(found))
+    out = write_effects(profile, found, figures_dir, command)
     say("evaluate", f"{sum(e.holds for e in found)} of {len(found)} effects hold ({time.perf_counter() - start:.0f} s) "
                     f"-> {out}")
     return Results(methods, table1, table2, more_images, sweep, found, suite)
+
+
+def write_effects(profile: Profile, found: list[fx.Effect], figures_dir: str | Path, command: str,
+                  per_seed: dict[int, list[fx.Effect]] | None = None) -> Path:
+    """``effects.md``: the effects ``found`` on ``profile``; with ``per_seed`` ({seed: effects}) a
+    column of their verdicts at each seed of the per-subject stages and sampling."""
+    text = f"Effects of the paper measured on profile {profile.name}, seed {profile.seed}. Made by `{command}` on " \
+           f"{machine_line()}.\n\n"
+    columns = None
+    if per_seed:
+        header = fx.seeds_header(list(per_seed))
+        columns = {header: fx.seed_robustness(per_seed)}
+        text += (f"Column \"{header}\": the verdict again with the subject and decoder finetuning and the sampling "
+                 f"noise seeded by each of these seeds (`subject.seed`, `sample.seed`; the data, base model and "
+                 f"stage 1 fixed at seed {profile.seed}); an effect counts only if it holds beyond noise at every "
+                 f"seed (one without a noise test: if it holds at every seed). The other seeds' tables: "
+                 f"`seeds/<seed>/`.\n\n")
+    return atomic_write(Path(figures_dir) / "effects.md", text + fx.report_effects(found, columns))
+
+
+def parse_seeds(text: str, profile_seed: int) -> list[int]:
+    """``--seeds 0,1,2`` -> [0, 1, 2]: distinct non-negative integers that include the profile's seed."""
+    example = f"e.g. --seeds {','.join(str(profile_seed + k) for k in range(3))}"
+    try:
+        seeds = [int(part) for part in str(text).split(",")]
+    except ValueError:
+        raise ValueError(f"--seeds {text!r} is not a comma-separated list of integers; {example}") from None
+    if any(s < 0 for s in seeds):
+        raise ValueError(f"--seeds {text!r} has a negative seed (seeds are >= 0); {example}")
+    if len(set(seeds)) < len(seeds):
+        raise ValueError(f"--seeds {text!r} names a seed twice; {example}")
+    if profile_seed not in seeds:
+        raise ValueError(f"--seeds {text!r} must include the profile's seed {profile_seed} (the run whose tables "
+                         f"the others are checked against); {example}")
+    return seeds
+
+
+def seed_run(run: stages.Run, seed: int) -> stages.Run:
+    """``run`` with its per-subject stages (subject, decoder finetuning) and its sampling seeded by
+    ``seed``; data, base model and stage 1 stay those of the profile's seed. The profile's own
+    seed is ``run`` itself (its settings stay null, so every cache key is the ordinary one)."""
+    if seed == run.profile.seed:
+        return run
+    return run.variant(f"subject.seed={seed}", f"sample.seed={seed}")
+
+
+def evaluate_seeds(run: stages.Run, seeds: list[int], figures_dir: str | Path = "figures",
+                   imported: dict[str, str] | None = None, command: str = "dreampose evaluate") -> dict[int, Results]:
+    """``evaluate_stage`` at each of ``seeds`` of the per-subject stages and sampling (``seed_run``),
+    then ``effects.md`` of the profile's seed with a column of the verdicts at every seed. The
+    profile's seed writes its tables into ``figures_dir`` as ``dreampose evaluate`` does; each
+    other seed into ``figures_dir/seeds/<seed>/``. Every model and score is cached."""
+    seeds = parse_seeds(",".join(str(s) for s in seeds), run.profile.seed)
+    results = {}
+    for k, seed in enumerate(seeds, 1):
+        own = seed == run.profile.seed
+        folder = Path(figures_dir) if own else Path(figures_dir) / "seeds" / str(seed)
+        what = "the profile's own run" if own else f"subject.seed={seed}, sample.seed={seed}"
+        say("evaluate", f"seed {seed} ({k} of {len(seeds)}): {what}; base and stage 1 fixed; tables -> {folder}")
+        start = time.perf_counter()
+        results[seed] = evaluate_stage(seed_run(run, seed), folder, imported if own else None, command)
+        verdicts = "; ".join(f"{e.name.split('.')[0]} {fx.table_verdict(e)}" for e in results[seed].effects)
+        say("evaluate", f"seed {seed} done ({time.perf_counter() - start:.0f} s): {verdicts}")
+    per_seed = {seed: results[seed].effects for seed in seeds}
+    out = write_effects(run.profile, results[run.profile.seed].effects, figures_dir, command, per_seed)
+    robust = fx.seed_robustness(per_seed)
+    for name, cell in robust.items():
+        say("evaluate", f"{name}: {cell}")
+    say("evaluate", f"seeds {','.join(map(str, seeds))} -> {out}")
+    return results
 
 
 def evaluate_stage(run: stages.Run, figures_dir: str | Path = "figures", imported: dict[str, str] | None = None,

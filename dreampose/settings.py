@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
 import typing
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -15,7 +16,18 @@ class ConfigError(ValueError):
     """A profile or override that does not fit the schema."""
 
 
+def _optional(tp: Any) -> Any:
+    """``X`` of an ``X | None`` annotation, else None."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(tp)) == 2:
+            return args[0]
+    return None
+
+
 def _describe(tp: Any) -> str:
+    if _optional(tp) is not None:
+        return f"{_describe(_optional(tp))} or null"
     if typing.get_origin(tp) is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
     if typing.get_origin(tp) is list:
@@ -25,6 +37,14 @@ def _describe(tp: Any) -> str:
 
 def _coerce(key: str, tp: Any, value: Any) -> Any:
     """Check ``value`` against the annotation ``tp``; int -> float is the only conversion."""
+    inner = _optional(tp)
+    if inner is not None:  # X | None: null, or a value of X
+        if value is None:
+            return None
+        try:
+            return _coerce(key, inner, value)
+        except ConfigError:
+            raise ConfigError(f"{key} must be {_describe(tp)}, got {value!r}") from None
     origin = typing.get_origin(tp)
     ok: bool
     if origin is Literal:
@@ -135,6 +155,9 @@ def validate(p: Profile) -> None:
             raise ConfigError(f"{key} must be a finite number, got {value}; e.g. --set {key}=3 (paper: s_I 8, s_p 3)")
     if p.seed < 0:
         raise ConfigError(f"seed must be >= 0 (numpy seeds are non-negative), got {p.seed}; e.g. --set seed=0")
+    for key, value in (("subject.seed", p.subject.seed), ("sample.seed", p.sample.seed)):
+        if value is not None and value < 0:
+            raise ConfigError(f"{key} must be >= 0 or null (the profile's seed), got {value}; e.g. --set {key}=1")
     f, w, h = p.base.latent_downsample, p.data.width, p.data.height
     if f > 0 and (w % f or h % f):
         raise ConfigError(f"data.width and data.height must be multiples of base.latent_downsample={f} (the VAE's "

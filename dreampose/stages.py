@@ -170,8 +170,12 @@ def finetuned(run: Run, stage1_model: Artifact, person: Subject) -> Artifact:
 
 
 def sample_settings(run: Run, **overrides) -> dict:
-    """The profile's ``sample`` section as a dict, with ``overrides`` (e.g. image_guidance_scale=5.0)."""
-    return {**asdict(run.profile.sample), **overrides}
+    """The profile's ``sample`` section as a dict, with ``overrides`` (e.g. image_guidance_scale=5.0).
+    Its ``seed`` is left out: the noise comes from ``sample_seed(run.profile)``, which the frame
+    store's key holds on its own (so the keys of frames sampled before the setting existed stay)."""
+    settings = asdict(run.profile.sample)
+    settings.pop("seed")
+    return {**settings, **overrides}
 
 
 def sample_frames(pipe, images, iuv: np.ndarray, targets: list[int], sample: dict, seed: int,
@@ -189,6 +193,12 @@ def sample_frames(pipe, images, iuv: np.ndarray, targets: list[int], sample: dic
                frames_per_batch=sample["frames_per_batch"], output_type="np",
                generator=torch.Generator().manual_seed(seed), height=size[0], width=size[1])
     return (out.frames * 255).round().astype(np.uint8)
+
+
+def sample_seed(profile: Profile) -> int:
+    """The seed sampling draws its noise from: ``sample.seed``, or the profile's seed when it is
+    null. The one home of that rule (the evaluation's frames, the explorer, the timings)."""
+    return profile.seed if profile.sample.seed is None else profile.sample.seed
 
 
 def sampling_seed(seed: int, name: str) -> int:
@@ -213,13 +223,14 @@ def frames(run: Run, model: Model, person: Subject, iuv: np.ndarray, targets: li
     runs only when these frames were never rendered with these settings."""
     from .pipeline import NOISE_DRAW
 
-    key = hashlib.sha256(repr((model.key, sorted(sample.items()), person.key, list(targets), run.profile.seed,
+    seed = sample_seed(run.profile)
+    key = hashlib.sha256(repr((model.key, sorted(sample.items()), person.key, list(targets), seed,
                                NOISE_DRAW)).encode()).hexdigest()[:16]
     path = run.cache.root / "frames" / f"{person.name}-{key}.npy"  # the name also picks the sampling seed
     if path.is_file():
         return np.load(path)
-    out = sample_frames(model.load(), person.images, iuv, targets, sample,
-                        sampling_seed(run.profile.seed, person.name), person.images.shape[1:3])
+    out = sample_frames(model.load(), person.images, iuv, targets, sample, sampling_seed(seed, person.name),
+                        person.images.shape[1:3])
     with atomic_path(path) as tmp:
         np.save(tmp, out)
     return out

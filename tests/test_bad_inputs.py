@@ -392,6 +392,22 @@ def _(tmp, mp):
     raise SystemExit("one line: " + lines[0])
 
 
+@row("cli-bad-seeds", SystemExit, r"one line: dreampose evaluate: error: --seeds '0,x' is not a comma-separated "
+                                   r"list of integers; e\.g\. --seeds 0,1,2")
+def _(tmp, mp):
+    import contextlib
+    import io
+
+    from dreampose.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["evaluate", "--profile", "smoke", "--seeds", "0,x"])
+    lines = err.getvalue().strip().splitlines()
+    assert code == 1 and "Traceback" not in err.getvalue() and len(lines) == 2
+    raise SystemExit("one line: " + lines[0])
+
+
 # -- output paths -------------------------------------------------------------------------------
 @row("output-folder-missing", DataError, r"the folder .*missing does not exist; create it first")
 def _(tmp, mp):

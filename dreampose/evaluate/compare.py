@@ -54,14 +54,25 @@ def verdict(holds: str, beyond_noise: str) -> str:
     return "holds" if holds == "yes" else "does not hold"
 
 
+def read_effects(folder: Path) -> dict[str, dict[str, str]]:
+    """{effect: {column header: cell}} from the table of ``effects.md``. Columns are found by their
+    header (a seeds column may stand before the detail); the detail, last, may hold "|" itself."""
+    rows, headers = {}, None
+    for line in (Path(folder) / "effects.md").read_text().splitlines():
+        text = line.strip().removeprefix("|").removesuffix("|")
+        if headers is None:
+            if text.split("|")[0].strip() == "effect":
+                headers = [c.strip() for c in text.split("|")]
+            continue
+        cells = [c.strip() for c in text.split("|", len(headers) - 1)]
+        if len(cells) == len(headers) and cells[0][:1].isdigit():
+            rows[cells[0]] = dict(zip(headers, cells))
+    return rows
+
+
 def read_verdicts(folder: Path) -> dict[str, str]:
     """{effect: verdict} from the rows of ``effects.md``."""
-    out = {}
-    for line in (folder / "effects.md").read_text().splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) >= 6 and cells[0][:1].isdigit():
-            out[cells[0]] = verdict(cells[4].strip("*"), cells[5])
-    return out
+    return {name: verdict(row["holds"].strip("*"), row["beyond noise"]) for name, row in read_effects(folder).items()}
 
 
 def compare_runs(reference: str | Path, fresh: str | Path) -> tuple[str, bool]:

@@ -78,15 +78,56 @@ def compare(name: str, claim: str, a_label: str, a_value, b_label: str, b_value,
     return Effect(name, claim, metric, values, holds, detail, beyond)
 
 
-def report_effects(effects: Sequence[Effect]) -> str:
-    """Markdown table of effects: claim, metric, values, holds (yes / **no**), beyond noise, detail."""
-    lines = ["| effect | claim | metric | values | holds | beyond noise | detail |", "|---|---|---|---|---|---|---|"]
-    noise = {True: "yes", False: "no (within noise)", None: "n/a"}
+NOISE_CELL = {True: "yes", False: "no (within noise)", None: "n/a"}
+
+
+def report_effects(effects: Sequence[Effect], columns: dict[str, dict[str, str]] | None = None) -> str:
+    """Markdown table of effects: claim, metric, values, holds (yes / **no**), beyond noise, detail.
+
+    ``columns``: further columns {header: {effect name: cell}} (e.g. the seeds' verdicts of
+    ``seed_robustness``), placed after "beyond noise" and before the detail, which stays last
+    (``evaluate.compare`` reads the columns by their header)."""
+    columns = columns or {}
+    headers = ["effect", "claim", "metric", "values", "holds", "beyond noise", *columns, "detail"]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for e in effects:
         vals = "; ".join(f"{k}: {format_cell(e.metric, v)}" for k, v in e.values.items())
+        extra = "".join(f"{cells.get(e.name, '-')} | " for cells in columns.values())
         lines.append(f"| {e.name} | {e.claim} | {e.metric} | {vals} | {'yes' if e.holds else '**no**'} | "
-                     f"{noise[e.beyond_noise]} | {e.detail} |")
+                     f"{NOISE_CELL[e.beyond_noise]} | {extra}{e.detail} |")
     return "\n".join(lines) + "\n"
+
+
+def table_verdict(effect: Effect) -> str:
+    """The verdict a row of ``effects.md`` states (``evaluate.compare.verdict``): shown, contradicted,
+    within noise, or holds / does not hold for an effect without a noise test."""
+    from .compare import verdict as from_cells
+
+    return from_cells("yes" if effect.holds else "no", NOISE_CELL[effect.beyond_noise])
+
+
+def seeds_header(seeds: Sequence[int]) -> str:
+    return "seeds " + ",".join(str(s) for s in seeds)
+
+
+def seed_robustness(per_seed: dict[int, Sequence[Effect]]) -> dict[str, str]:
+    """{effect name: cell} over the effects measured at each seed ({seed: effects}): how many
+    seeds show it beyond noise ("holds beyond noise 2/3") and the verdict at each seed; an
+    effect without a noise test counts the seeds where it holds ("holds 3/3, no noise test")."""
+    seeds = list(per_seed)
+    by_name = {s: {e.name: e for e in effects} for s, effects in per_seed.items()}
+    cells = {}
+    for name in by_name[seeds[0]]:
+        found = {s: by_name[s].get(name) for s in seeds}
+        words = {s: table_verdict(e) if e is not None else "not measured" for s, e in found.items()}
+        tested = any(e is not None and e.beyond_noise is not None for e in found.values())
+        if tested:
+            count, what = sum(w == "shown" for w in words.values()), "holds beyond noise"
+        else:
+            count, what = sum(w == "holds" for w in words.values()), "holds"
+        each = "; ".join(f"{s}: {w}" for s, w in words.items())
+        cells[name] = f"{what} {count}/{len(seeds)}{'' if tested else ', no noise test'} ({each})"
+    return cells
 
 
 def verdict(effect: Effect) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from ..cache import world_size
-from ..config import Profile
+from ..config import Profile, subject_seed
 from ..files import atomic_path
 from .loop import LoopConfig, TrainingError, train
 from .objectives import DecoderObjective, DreamPoseObjective
@@ -118,32 +118,34 @@ def subject_windows(profile: Profile, person) -> list[torch.Tensor]:
 
 def train_subject(profile: Profile, pipe, person, work: Path, progress: bool = True) -> dict:
     """Stage 2: the stage-1 ``pipe``'s UNet + adapter on ``person``'s image(s) and poses, no
-    dropout, joint random crops of image and pose (switchable: ``subject.random_crop``)."""
+    dropout, joint random crops of image and pose (switchable: ``subject.random_crop``); seeded by
+    ``subject.seed`` (null: the profile's seed)."""
     from ..data.images import video_to_tensor
     from ..data.pairs import SubjectDataset
 
     sub = profile.subject
     data = SubjectDataset(list(video_to_tensor(person.images)), subject_windows(profile, person),
-                          length=sub.steps * sub.batch_size * world_size(), seed=profile.seed,
+                          length=sub.steps * sub.batch_size * world_size(), seed=subject_seed(profile),
                           random_crop=sub.random_crop,
                           crop_scale=sub.crop_scale)
     cfg = LoopConfig(steps=sub.steps, lr=sub.lr, batch_size=sub.batch_size,
-                     checkpoint_every=sub.checkpoint_every, seed=profile.seed, desc=f"subject {person.name}")
+                     checkpoint_every=sub.checkpoint_every, seed=subject_seed(profile), desc=f"subject {person.name}")
     summary = train(DreamPoseObjective(pipe), collate(data), cfg, work / "train", progress=progress)
     return {**_finish(summary, pipe, work, work / "train"), "subject": person.name, "images": len(person.images)}
 
 
 def train_decoder(profile: Profile, pipe, person, work: Path, progress: bool = True) -> dict:
-    """The VAE decoder of ``pipe`` (after stage 2) on ``person``'s image(s), encoder frozen."""
+    """The VAE decoder of ``pipe`` (after stage 2) on ``person``'s image(s), encoder frozen; seeded
+    like the subject stage (``subject.seed``)."""
     from ..data.images import video_to_tensor
     from ..data.pairs import SubjectDataset
 
     dec = profile.decoder
     frames = list(video_to_tensor(person.images))
     no_pose = [torch.zeros(2, 1, 1) for _ in frames]  # the decoder sees images only
-    data = SubjectDataset(frames, no_pose, length=dec.steps * dec.batch_size * world_size(), seed=profile.seed,
+    data = SubjectDataset(frames, no_pose, length=dec.steps * dec.batch_size * world_size(), seed=subject_seed(profile),
                           random_crop=profile.subject.random_crop, crop_scale=profile.subject.crop_scale)
     cfg = LoopConfig(steps=dec.steps, lr=dec.lr, batch_size=dec.batch_size,
-                     checkpoint_every=dec.checkpoint_every, seed=profile.seed, desc=f"decoder {person.name}")
+                     checkpoint_every=dec.checkpoint_every, seed=subject_seed(profile), desc=f"decoder {person.name}")
     summary = train(DecoderObjective(pipe.vae), collate(data), cfg, work / "train", progress=progress)
     return {**_finish(summary, pipe, work, work / "train"), "subject": person.name, "images": len(person.images)}

@@ -20,7 +20,7 @@ def time_sampling(method, video, n_frames: int = 4) -> dict[str, float]:
     pipe = method.models[video.name].load()
     person = method.subjects[video.name]
     _, targets = targets_of(profile, video)
-    seed = stages.sampling_seed(profile.seed, video.name)
+    seed = stages.sampling_seed(stages.sample_seed(profile), video.name)
     stages.sample_frames(pipe, person.images, video.iuv, targets[:1], {**s, "steps": 1}, seed, video.size)  # warm-up
     frames = targets[:n_frames]
     start = time.perf_counter()
