@@ -23,7 +23,7 @@ import torch
 from dreampose.evaluate import metrics
 from dreampose.evaluate.experiments import targets_of
 from dreampose.pipeline import make_scheduler
-from dreampose.stages import sampling_seed
+from dreampose.stages import sample_seed, sampling_seed
 
 REFERENCE = ("pndm", 100)
 CANDIDATES = [REFERENCE, ("ddim", 50), ("dpm++", 50), ("dpm++", 25), ("ddim", 25), ("dpm++", 15)]
@@ -57,7 +57,7 @@ def compare(pipe, world, profile, n_frames: int | None = None, n_videos: int | N
             out = pipe([video.frames[input_index]], video.iuv, frames=targets, num_inference_steps=c[1],
                        image_guidance_scale=s.image_guidance_scale, pose_guidance_scale=s.pose_guidance_scale,
                        frames_per_batch=s.frames_per_batch, output_type="np",
-                       generator=torch.Generator().manual_seed(sampling_seed(profile.seed, video.name)),
+                       generator=torch.Generator().manual_seed(sampling_seed(sample_seed(profile), video.name)),
                        height=video.size[0], width=video.size[1])
             seconds[label(c)] += time.perf_counter() - t
             frames[label(c)].append((out.frames * 255).round().astype(np.uint8))

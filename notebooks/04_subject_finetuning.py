@@ -249,12 +249,12 @@ display(Markdown(markdown_table(rows_from_results({"1 input image": res.table2[F
 
 # %%
 from dreampose import animate_person
-from dreampose.stages import sampling_seed
+from dreampose.stages import sample_seed, sampling_seed
 
 video = videos[0]
 i, targets = targets_of(p, video)
 clip = animate_person([video.frames[i]], video.iuv, profile=p, image_poses=[i], frames=targets,
-                      seed=sampling_seed(p.seed, video.name), cache=nb.cache, progress=False)
+                      seed=sampling_seed(sample_seed(p), video.name), cache=nb.cache, progress=False)
 evaluated = method(video, i, targets)
 nb.show(panels.comparison_panel(video.frames[i], video.frames[targets],
                                 {"animate_person": clip, f"{FULL} (evaluation)": evaluated},

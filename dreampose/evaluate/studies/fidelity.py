@@ -40,10 +40,14 @@ def score(method, run: stages.Run, videos: list[Video], label: str) -> Result:
                            suite=MetricSuite(perceptual=False), progress=False)
 
 
+def mean_se(d: np.ndarray) -> tuple[float, float]:
+    """Mean and standard error of per-video differences ``d``."""
+    return float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
+
+
 def paired_gap(a: Result, b: Result, metric: str = "L1") -> tuple[float, float]:
     """Mean and standard error of the per-video difference a - b."""
-    d = a.values(metric) - b.values(metric)
-    return float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
+    return mean_se(a.values(metric) - b.values(metric))
 
 
 def row(label: str, result: Result, floor: Result, **extra) -> dict:
@@ -65,9 +69,8 @@ def garment_l1(method, videos: list[Video], result: Result) -> np.ndarray:
 
 
 def garment_columns(values: np.ndarray, floor_values: np.ndarray) -> dict:
-    d = values - floor_values
-    return {"garment L1": float(values.mean()), "garment gap": float(d.mean()),
-            "garment SE": float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")}
+    gap, se = mean_se(values - floor_values)
+    return {"garment L1": float(values.mean()), "garment gap": gap, "garment SE": se}
 
 
 def floor(run: stages.Run, videos: list[Video]) -> Result:
