@@ -8,7 +8,7 @@ PROFILE ?= tiny
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: reproduce test browser-test venv bench gpu-check diagnose clean-cache notebooks doctor
+.PHONY: reproduce reproduce-from-scratch test browser-test venv bench gpu-check diagnose clean-cache notebooks doctor
 
 venv: $(VENV)/.installed
 
@@ -19,8 +19,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-reproduce: venv
+reproduce: venv  ## from the shipped base and stage-1 weights (weights/tiny/) when they match the settings
 	$(BIN)/dreampose reproduce --profile $(PROFILE)
+
+reproduce-from-scratch: venv  ## the same, training the base and the stage-1 models here first
+	$(BIN)/dreampose reproduce --profile $(PROFILE) --from-scratch
 
 notebooks: venv  ## execute notebooks/ with papermill (up-to-date ones are skipped; NB="01 02" picks some)
 	$(BIN)/python -m dreampose.run_notebooks --profile $(PROFILE) $(NB)

@@ -37,7 +37,7 @@ def require(profile, cache, stage: str, **extra):
 
     if stage == "data":
         extra = {"world_version": WORLD_VERSION, **extra}
-    found = cache.find(stage, profile.stage_hash(stage, **extra))
+    found = cache.lookup(profile, stage, **extra)  # shipped (weights/) or cached
     if found is None:
         raise MissingArtifact(MISSING.format(what=f"{stage} artifact ({profile.name} profile)", root=cache.root))
     return found

@@ -155,7 +155,7 @@ def person(images, profile: Profile, image_poses, poses: np.ndarray | None = Non
 
 # -- the procedure ------------------------------------------------------------------------------
 def _stage_line(run, stage: str, what: str, settings, **extra) -> None:
-    found = run.cache.find(stage, run.profile.stage_hash(stage, **extra))
+    found = run.cache.lookup(run.profile, stage, **extra)
     state = "cached" if found else f"{settings.steps} steps at lr {settings.lr:g}, batch {settings.batch_size}"
     say(f"{what}: {state}")
 
@@ -165,7 +165,7 @@ def finetuned_model(run, subject=None):
     stage-1 model); with no subject, the stage-1 artifact itself."""
     from . import stages
 
-    if not run.cache.find("stage1", run.profile.stage_hash("stage1")):
+    if not run.cache.lookup(run.profile, "stage1"):
         say(f"stage-1 model of profile {run.profile.name}: not in the cache {run.cache.root}; training it first "
             "(the base model too, if missing), once")
     s1 = stages.stage1(run)

@@ -49,6 +49,11 @@ def default_root() -> Path:
     return Path(env).expanduser() if env else project_root() / ".cache" / "dreampose"
 
 
+def from_scratch() -> bool:
+    """True when shipped weights are not to be used ($DREAMPOSE_FROM_SCRATCH=1)."""
+    return os.environ.get("DREAMPOSE_FROM_SCRATCH", "") == "1"
+
+
 @dataclass
 class Artifact:
     stage: str
@@ -91,8 +96,19 @@ def _check_settings(found: Artifact, settings: dict[str, Any] | None) -> Artifac
 
 
 class Cache:
-    def __init__(self, root: str | Path | None = None):
+    """The artifact cache at ``root``. The stages a profile ships (``dreampose.shipped``) come from
+    the folder ``shipped`` when their key matches, and are trained into ``root`` when it does not
+    (``shipped.report`` says which, and why, at the start of a reproduction and a notebook). ``shipped`` defaults to the repository's ``weights/``,
+    or to none when ``$DREAMPOSE_FROM_SCRATCH`` is 1 (``dreampose reproduce --from-scratch``);
+    False: none."""
+
+    def __init__(self, root: str | Path | None = None, shipped: str | Path | bool | None = None):
         self.root = Path(root) if root is not None else default_root()
+        if shipped is None:
+            shipped = not from_scratch()
+        if shipped is True:
+            from .shipped import ROOT as shipped
+        self.shipped = Path(shipped) if shipped else None
 
     def path(self, stage: str, key: str) -> Path:
         return self.root / stage / key
@@ -237,7 +253,24 @@ class Cache:
 
     def artifact(self, profile, stage: str, build: Callable[[Path], dict | None], *,
                  collective: bool = False, **extra: Any) -> Artifact:
-        """``get_or_build`` keyed by the profile's hash for ``stage`` (plus ``extra``)."""
+        """``get_or_build`` keyed by the profile's hash for ``stage`` (plus ``extra``); a shipped
+        artifact with that key is used in place."""
         key = profile.stage_hash(stage, **extra)
         settings = {**profile.stage_settings(stage), **extra}
+        found = self.shipped_artifact(profile, stage, key)
+        if found is not None:
+            return _check_settings(found, settings)
         return self.get_or_build(stage, key, build, settings=settings, collective=collective)
+
+    def shipped_artifact(self, profile, stage: str, key: str) -> Artifact | None:
+        """The shipped artifact (stage, key) of ``profile``, or None (none shipped, or not used)."""
+        if self.shipped is None:
+            return None
+        from . import shipped
+
+        return shipped.find(self.shipped, profile.name, stage, key) if stage in shipped.STAGES else None
+
+    def lookup(self, profile, stage: str, **extra: Any) -> Artifact | None:
+        """What ``artifact`` would return without building: shipped, cached, or None."""
+        key = profile.stage_hash(stage, **extra)
+        return self.shipped_artifact(profile, stage, key) or self.find(stage, key)

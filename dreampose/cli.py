@@ -86,6 +86,9 @@ def cmd_evaluate(args) -> None:
 def cmd_reproduce(args) -> None:
     from . import reproduce
 
+    if args.from_scratch:  # read by every Cache, the notebooks' kernels included
+        os.environ["DREAMPOSE_FROM_SCRATCH"] = "1"
+
     reproduce.run(_profile(args), figures_dir=args.figures, imported=_imported(args.imports))
     if args.compare:
         from .evaluate.compare import compare_runs
@@ -116,6 +119,16 @@ def cmd_notebooks(args) -> None:
         raise RuntimeError(str(err)) from None
 
 
+def cmd_ship(args) -> None:
+    """Train the models a profile starts from and put them in weights/<profile>/ (the shipped weights)."""
+    from .shipped import ROOT, ship, size_mb
+
+    profile = _profile(args)
+    for path in ship(profile, train=not args.cached_only):
+        print(f"[ship] {path}")
+    print(f"[ship] {size_mb(ROOT, profile.name):.1f} MB in {ROOT / profile.name} (identical files counted once)")
+
+
 def cmd_doctor(args) -> None:
     """Check the environment (python, torch, threads, cache, base model, ffmpeg) and print what to fix."""
     from .doctor import run_checks
@@ -137,15 +150,19 @@ def build_parser() -> argparse.ArgumentParser:
         ("config", cmd_config, "print the resolved profile and the stage cache keys"),
         ("doctor", cmd_doctor, "check the environment (torch, threads, cache, base model, ffmpeg) and print fixes"),
         ("notebooks", cmd_notebooks, "execute the notebooks headless with papermill (up-to-date ones are skipped)"),
+        ("ship", cmd_ship, "train the base and stage-1 models of a profile and put them in weights/<profile>/"),
     ]:
         p = sub.add_parser(name, help=help_, description=help_)
         _profile_args(p)
-        if name not in ("config", "doctor"):
+        if name not in ("config", "doctor", "ship"):
             p.add_argument("--figures", default=None,
                            help="folder for figures and tables (default figures/ for tiny, figures/<profile>/ otherwise, "
                                 "so a smoke run never overwrites the tiny results)")
         if name == "reproduce":
             p.add_argument("--no-notebooks", action="store_true", help="run the stages only, not the notebooks")
+            p.add_argument("--from-scratch", action="store_true",
+                           help="train the base and stage-1 models here instead of starting from the shipped "
+                                "weights (weights/<profile>/); make reproduce-from-scratch")
             p.add_argument("--compare", nargs="?", const="figures", default=None, metavar="REFERENCE",
                            help="score this run against a reference folder of tables (default the committed "
                                 "figures/), differences in standard errors; the run writes into figures/fresh/ "
@@ -159,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "seeds, the base and stage 1 fixed, and add a column to effects.md: the verdict at "
                                 "each seed (e.g. --seeds 0,1,2; it must include the profile's seed; the other seeds' "
                                 "tables go to <figures>/seeds/<seed>/)")
+        if name == "ship":
+            p.add_argument("--cached-only", action="store_true",
+                           help="ship only the models already in the cache; train none")
         if name == "notebooks":
             p.add_argument("--only", action="append", default=[], metavar="NN",
                            help="run only this notebook, by number or name (repeatable), e.g. --only 03")

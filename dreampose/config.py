@@ -139,6 +139,7 @@ class EvalConfig:
     n_frames: int = 50
     min_distance: int = 50
     n_videos: int = 0  # 0 = every test video
+    n_runs: int = 1  # the n_frames targets come in this many runs of consecutive frames, spread over the video
 
 
 @dataclass
@@ -160,14 +161,14 @@ class Profile:
 
     def stage_settings(self, stage: str) -> dict[str, Any]:
         """The settings a stage depends on: the sections of ``STAGE_SECTIONS[stage]``, less the
-        ``HASH_NEUTRAL`` settings that hold their neutral value."""
+        settings in ``STAGE_IGNORES[stage]`` and the ``HASH_NEUTRAL`` ones that hold their neutral value."""
         if stage not in STAGE_SECTIONS:
             raise ConfigError(f"unknown stage {stage!r}; valid stages: {', '.join(STAGE_SECTIONS)}")
         full = self.to_dict()
-        for key, neutral in HASH_NEUTRAL.items():
+        drop = [key for key, neutral in HASH_NEUTRAL.items() if _get(full, key) == neutral]
+        for key in {*drop, *STAGE_IGNORES.get(stage, ())}:
             section, name = key.split(".")
-            if full[section][name] == neutral:
-                del full[section][name]
+            full[section].pop(name, None)
         return {key: full[key] for key in STAGE_SECTIONS[stage]}
 
     def stage_hash(self, stage: str, **extra: Any) -> str:
@@ -212,11 +213,28 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Settings inside a stage's sections that its artifact does not depend on: the base and the
+# finetuning stages train on training videos or one person, never on the rest of the test split,
+# so a shipped base or stage-1 model stays valid when the evaluation grows. (The base does depend
+# on data.pose_estimate: its VAE crops are centred on the IUV's foreground.)
+STAGE_IGNORES: dict[str, tuple[str, ...]] = {
+    "base": ("data.n_test_videos",),
+    "stage1": ("data.n_test_videos",),
+    "subject": ("data.n_test_videos",),
+    "decoder": ("data.n_test_videos",),
+}
+
+
+def _get(settings: dict[str, Any], key: str) -> Any:
+    section, name = key.split(".")
+    return settings[section][name]
+
+
 # Settings added after artifacts were cached: left out of the stage settings (and so of the cache
 # keys and manifests) while they hold this value, so the artifacts of profiles that never set them
 # keep their keys.
 HASH_NEUTRAL: dict[str, Any] = {"base.revision": "", "data.pose_estimate": "exact",
-                                "subject.seed": None, "sample.seed": None}
+                                "subject.seed": None, "sample.seed": None, "eval.n_runs": 1}
 
 
 def load_profile(name: str = "tiny", overrides: list[str] | dict[str, Any] | None = None) -> Profile:

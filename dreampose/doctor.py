@@ -100,7 +100,8 @@ def check_cache() -> Check:
 
 
 def check_base_model(profile_name: str = "tiny") -> Check:
-    """Is the profile's trained base in the cache? Looked up only, never built."""
+    """Is the profile's trained base shipped (weights/) or in the cache? Looked up only, never built."""
+    from . import shipped
     from .cache import Cache, CacheError
     from .config import load_profile
 
@@ -108,8 +109,14 @@ def check_base_model(profile_name: str = "tiny") -> Check:
     if profile.base.source != "train":
         return Check("base model", True, f"profile {profile_name} loads {profile.base.pretrained} from the hub/folder")
     cache = Cache()
+    key = profile.stage_hash("base")
+    if cache.shipped_artifact(profile, "base", key) is not None:
+        return Check("base model", True, f"{profile_name} base shipped at {cache.shipped / profile.name / 'base' / key}")
+    note = shipped.mismatch(cache.shipped, profile.name, "base", profile.stage_settings("base")) if cache.shipped else None
+    if note and cache.find("base", key) is None:
+        return Check("base model", False, note, fatal=False)
     try:
-        found = cache.find("base", profile.stage_hash("base"))
+        found = cache.find("base", key)
     except CacheError as err:
         return Check("base model", False, str(err))
     if found is None:

@@ -181,4 +181,12 @@ def setup(profile: str = "tiny", seed: int = 0, output_dir: str | Path = "", dev
     cache = Cache()
     print(f"profile {p.name} (seed {p.seed}, device {device}{', overrides ' + str(overrides) if overrides else ''}); "
           f"cache {cache.root}; figures -> {shown(out)}")
+    from .reproduce import starting_models
+    from .shipped import report
+
+    lines = report(cache, starting_models(p))  # said only where this profile ships weights
+    if cache.shipped is None or (cache.shipped / p.name).is_dir():
+        trained_here = [line for line in lines if ": shipped weights " not in line]
+        print(*(trained_here or [f"starting from the shipped weights in weights/{p.name}/ ({len(lines)} models)"]),
+              sep="\n")
     return Notebook(profile=p, cache=cache, output_dir=out, device=device, seed=p.seed)

@@ -89,13 +89,14 @@ print("stage 1 paper: 5 epochs of UBC Fashion (339 videos), lr 5e-6, batch 16 (4
 nb.show(preview_world(world.train, n_videos=3, n_frames=6), "stage1_data.png")
 
 # %% [markdown]
-# These IUV maps are exact: the renderer knows every pixel's body part. UBC Fashion's are
-# DensePose estimates, with ragged part boundaries, jittered UV, a box that wanders from frame
-# to frame and hands or feet that go missing; the paper's 5-pose window is there "to account for
-# noise in the estimated poses". `data.pose_estimate=densepose` gives this world such estimates
-# (`docs/pose_errors.md` grounds each error's size). Below, one test video's exact IUV, its
-# estimate and their difference: look for red at part edges, blue where a hand was lost, and
-# grey UV jitter inside the parts.
+# The renderer knows every pixel's body part, so it could hand the model exact IUV. UBC Fashion's
+# poses are DensePose estimates instead, with ragged part boundaries, jittered UV, a box that
+# wanders from frame to frame and hands or feet that go missing; the paper's 5-pose window is
+# there "to account for noise in the estimated poses". So the tiny profile conditions every
+# method on such estimates (`data.pose_estimate: densepose`; `docs/pose_errors.md` grounds each
+# error's size), and the IUV rows above are estimates too; the frames stay exact. Below, one
+# test video's exact IUV, its estimate and their difference: look for red at part edges, blue
+# where a hand was lost, and grey UV jitter inside the parts.
 
 # %%
 from dreampose.data.world import synthetic_video
@@ -180,12 +181,14 @@ nb.show(panels.loss_curves(curves, marks={f"step {early}": early}, title="stage 
 # At sampling time the dual guidance of paper 4.4 mixes three predictions: no condition,
 # image only, image and pose. A model that never saw a missing image or a missing pose has to
 # guess the first two. To see the difference we train the same stage 1 with all dropout
-# switched off (same steps, data and seeds) and compare, on held-out test pairs, the
-# noise-prediction error of each branch. Then we sample both models without guidance
+# switched off (same data and seeds) and compare, on held-out test pairs, the
+# noise-prediction error of each branch. Both runs stop after a fifth of the steps (the
+# "early" model above), which keeps this study to minutes. Then we sample both models without guidance
 # (s_I = s_p = 1, only the full branch is used) and with the profile's guidance.
 
 # %%
-runs = {"with dropout": run, "no dropout": run.variant(*training.NO_DROPOUT)}
+short = training.stage1_at(run, early)
+runs = {"with dropout": short, "no dropout": short.variant(*training.NO_DROPOUT)}
 losses = {label: training.branch_losses(stages.load_pipeline(stages.stage1(r)), world.test, r.profile, n_pairs=32)
           for label, r in runs.items()}
 say("noise-prediction error per branch on held-out test pairs ↓\n\n| branch | " + " | ".join(runs) + " |\n"
@@ -199,7 +202,7 @@ say("noise-prediction error per branch on held-out test pairs ↓\n\n| branch | 
 # difference is in what the null branches learnt, measured above.
 
 # %%
-curves["stage 1, no dropout"] = panels.read_loss(stages.stage1(runs["no dropout"]).path / "loss.csv")
+curves[f"stage 1, no dropout ({early} steps)"] = panels.read_loss(stages.stage1(runs["no dropout"]).path / "loss.csv")
 nb.show(panels.loss_curves(curves, title="stage 1 with and without conditioning dropout"),
         "stage1_loss_dropout.png")
 

@@ -114,12 +114,13 @@ for k, video in enumerate(videos[:2]):
 # %% [markdown]
 # ## One pose or five, over time (Fig. 11)
 #
-# Consecutive frames of one video, then two views of the motion. Left: how much each frame
-# changes from the previous one (the ground truth in black: the real motion), and the temporal
-# error, the part of that change that the real video does not have. Right: one image row
-# through the garment, stacked over time (time runs down). Smooth motion draws smooth streaks;
-# flicker breaks them into bands. The video shown is the one where the two variants differ
-# most in temporal L1.
+# The target frames of one video (the protocol's runs of consecutive frames, spread over the
+# video), then two views of the motion. Left: how much each frame changes from the previous one
+# (the ground truth in black: the real motion), and the temporal error, the part of that change
+# that the real video does not have; the curves break where the targets jump to their next run.
+# Right: one image row through the garment, stacked over time (time runs down; a white line
+# marks each jump). Smooth motion draws smooth streaks; flicker breaks them into bands. The
+# video shown is the one where the two variants differ most in temporal L1.
 
 # %%
 gap = {v.name: table2[ONE_POSE].per_video[v.name]["temporal L1"] - table2[FULL].per_video[v.name]["temporal L1"]
@@ -128,7 +129,7 @@ video = max(videos, key=lambda v: gap[v.name])
 i, targets = targets_of(p, video)
 pair = {"5 poses (Ours_Full)": methods[FULL](video, i, targets), "1 pose": methods[ONE_POSE](video, i, targets)}
 nb.show(panels.comparison_panel(video.frames[i], video.frames[targets], pair, iuv=video.iuv[targets], frames=targets,
-                                n_cols=8, title=f"consecutive frames, {video.name}"), "fig11_pose_window.png")
+                                n_cols=8, title=f"target frames, {video.name}"), "fig11_pose_window.png")
 nb.show(panels.temporal_panel(video.frames[targets], pair, video.iuv[targets], targets,
                               title=f"frame-to-frame change, {video.name}"), "flicker_1_vs_5_poses.png")
 say(f"Temporal L1 on {video.name}: 5 poses {table2[FULL].per_video[video.name]['temporal L1']:.4f}, 1 pose "

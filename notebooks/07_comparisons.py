@@ -30,9 +30,10 @@
 # * **copy input frame**: every output frame is the input photo. It ignores the pose, so it
 #   measures how much a metric rewards simply looking like the subject.
 # * **DensePose texture transfer**: every target pixel takes the colour of the input pixel
-#   with the same body part and surface coordinates. It follows the pose exactly by
-#   construction; what it cannot do is invent what the input does not show (the back of a
-#   garment seen from the front) or move cloth that is not on the body surface.
+#   with the same body part and surface coordinates. It follows the pose by construction, so
+#   it inherits every error of the estimated poses (ragged edges, a lost hand, jittered UV) in
+#   the input's pose and the target's; what it cannot do is invent what the input does not show
+#   (the back of a garment seen from the front) or move cloth that is not on the body surface.
 #
 # Any other method's frames can be scored with the same metric code by importing a folder
 # (`dreampose.evaluate.importer`, `dreampose evaluate --import LABEL=FOLDER`).

@@ -16,12 +16,16 @@ def test_evaluate_stage_writes_tables_and_effects_and_reruns_from_cache(tmp_path
     out = reproduce.evaluate_stage(run, tmp_path / "fig")
     assert list(out.table2) == ["Ours_Full", "Ours_CLIP", "Ours_No-VAE-FT", "Ours_1-pose", "Stage 1 only"]
     assert {"Copy input frame", "DensePose texture transfer", "Ours_Full"} <= set(out.table1)
-    assert len(out.effects) == 7 and out.effect(1).holds  # zero-init is exact
+    assert len(out.effects) == 7 + 6 and out.effect(1).holds  # zero-init is exact
+    floor = {e.name: e for e in out.effects[7:]}  # Ours_Full against copy and texture transfer, L1 / SSIM / PSNR
+    assert list(floor) == [f"vs {b}: {m}" for b in ("copy", "texture transfer") for m in ("L1", "SSIM", "PSNR")]
+    copy_l1 = floor["vs copy: L1"]
+    assert copy_l1.holds == (out.table1["Ours_Full"].summary("L1")[0] < out.table1["Copy input frame"].summary("L1")[0])
     for stem in ("table1_comparisons", "table2_ablations"):
         md = (tmp_path / "fig" / f"{stem}.md").read_text()
         assert "Made by `dreampose reproduce`" in md and "quoted from the paper" in md
         assert (tmp_path / "fig" / f"{stem}.csv").read_text().count("\n") >= 5
-    assert (tmp_path / "fig" / "effects.md").read_text().count("\n| ") == 8  # header + 7 effects
+    assert (tmp_path / "fig" / "effects.md").read_text().count("\n| ") == 14  # header + 7 effects + 6 baselines
     artifacts = sorted(p.name for p in (tmp_path / "cache").rglob("manifest.json"))
     again = reproduce.evaluate_stage(run, tmp_path / "fig2")  # everything cached: same numbers
     assert sorted(p.name for p in (tmp_path / "cache").rglob("manifest.json")) == artifacts

@@ -13,8 +13,8 @@ from dreampose.data.video import DataError, Video
 from dreampose.evaluate.baselines import copy_input
 from dreampose.evaluate.i3d import fvd
 from dreampose.evaluate.inception import fid
-from dreampose.evaluate.metrics import NA, MetricSuite, l1
-from dreampose.evaluate.protocol import comparison_size, evaluate_method, resize_frames, select_frames
+from dreampose.evaluate.metrics import NA, MetricError, MetricSuite, flicker, l1, temporal_l1
+from dreampose.evaluate.protocol import comparison_size, evaluate_method, resize_frames, runs, select_frames
 
 
 def video(name="v0", t=60, h=32, w=24, seed=0):
@@ -48,6 +48,28 @@ def test_short_videos_give_up_frames_not_distance():
     assert targets == list(range(16, 25))
     with pytest.raises(DataError, match="'tiny-clip'.*min_distance"):
         select_frames(video("tiny-clip", 17, 4, 4), 16, 16, seed=0)
+
+
+def test_several_runs_spread_over_the_video_far_from_the_input():
+    for t in (60, 90, 120):
+        i, targets = select_frames(video("a", t, 4, 4), 16, 16, seed=3, n_runs=4)
+        assert runs(targets) == [4, 4, 4, 4] and targets[0] == 16 and targets[-1] == t - 1
+        assert min(targets) >= 16 and targets == sorted(set(targets))
+        assert select_frames(video("b", t, 4, 4), 16, 16, seed=9, n_runs=4) == (i, targets)  # no seed, no name
+    assert runs(select_frames(video("short", 30, 4, 4), 16, 16, seed=0, n_runs=4)[1]) == [14]  # one run of what is far
+    with pytest.raises(ValueError, match="at least 2 frames per run"):
+        select_frames(video("a", 60, 4, 4), 16, 16, seed=0, n_runs=16)
+
+
+def test_temporal_metrics_never_span_two_runs():
+    still = torch.full((8, 16, 16, 3), 0.5)
+    jumpy = still.clone()
+    jumpy[4:] = 0.9  # a jump between the two runs only
+    assert temporal_l1(jumpy, still) == pytest.approx(0.4 / 7) == flicker(jumpy, still)
+    assert temporal_l1(jumpy, still, [4, 4]) == 0 and flicker(jumpy, still, [4, 4]) == 0
+    assert SUITE(jumpy, still, [4, 4])["temporal L1"] == 0
+    with pytest.raises(MetricError, match="add up to 7"):
+        temporal_l1(jumpy, still, [4, 3])
 
 
 def test_comparison_size():

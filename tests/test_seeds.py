@@ -12,7 +12,7 @@ import pytest
 
 from dreampose import stages
 from dreampose.cache import Cache
-from dreampose.config import HASH_NEUTRAL, STAGE_SECTIONS, ConfigError, SampleConfig, load_profile
+from dreampose.config import HASH_NEUTRAL, STAGE_IGNORES, STAGE_SECTIONS, ConfigError, SampleConfig, load_profile
 from dreampose.evaluate import effects as fx
 from dreampose.evaluate.compare import compare_runs, read_effects, read_verdicts
 
@@ -31,6 +31,9 @@ def hash_without_new_settings(profile, stage, **extra):
         section, name = key.split(".")
         if key not in NEW and full[section][name] == neutral:
             del full[section][name]
+    for key in STAGE_IGNORES.get(stage, ()):
+        section, name = key.split(".")
+        full[section].pop(name, None)
     payload = {"stage": stage, **{k: full[k] for k in STAGE_SECTIONS[stage]}, **extra}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
@@ -157,7 +160,7 @@ def test_evaluate_seeds_writes_one_verdict_per_seed(tmp_path):
     assert "[evaluate] seed 0 (1 of 2)" in log and "[evaluate] seed 1 (2 of 2): subject.seed=1, sample.seed=1" in log
     own, other = read_verdicts(tmp_path), read_verdicts(tmp_path / "seeds" / "1")  # each seed's own table
     rows = read_effects(tmp_path)
-    assert len(rows) == 7 and "Made by `dreampose evaluate --seeds 0,1`" in (tmp_path / "effects.md").read_text()
+    assert len(rows) == 7 + 6 and "Made by `dreampose evaluate --seeds 0,1`" in (tmp_path / "effects.md").read_text()
     for name, row in rows.items():
         cell = row["seeds 0,1"]
         found = re.fullmatch(r"(holds beyond noise|holds) (\d)/2(, no noise test)? "

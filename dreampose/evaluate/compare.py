@@ -65,7 +65,7 @@ def read_effects(folder: Path) -> dict[str, dict[str, str]]:
                 headers = [c.strip() for c in text.split("|")]
             continue
         cells = [c.strip() for c in text.split("|", len(headers) - 1)]
-        if len(cells) == len(headers) and cells[0][:1].isdigit():
+        if len(cells) == len(headers) and cells[0].strip("-"):  # every row but the |---| line
             rows[cells[0]] = dict(zip(headers, cells))
     return rows
 

@@ -12,6 +12,9 @@ paired per-video difference is beyond noise (more than two standard errors):
 6. s_I and s_p           pose alignment (foreground IoU) rises with s_p; appearance distance
                          (CLIP-tiny feature distance to the ground truth) falls with s_I
 7. more input images     L1 of Ours_Full with subject.n_images = 3 vs 1
+
+Beside them, the floor a working method must clear (``baseline_effects``): Ours_Full against
+copying the input frame and against DensePose texture transfer, on L1, SSIM and PSNR each.
 """
 from __future__ import annotations
 
@@ -26,7 +29,8 @@ import torch
 from ..config import Profile
 from ..progress import shown
 from .baselines import background_colour
-from .experiments import CLIP, FULL, NO_VAE_FT, ONE_POSE, STAGE1_ONLY, targets_of
+from .experiments import CLIP, COPY, FULL, NO_VAE_FT, ONE_POSE, STAGE1_ONLY, TEXTURE, targets_of
+from .metrics import METRICS
 from .protocol import Result
 from .tables import format_cell
 
@@ -248,3 +252,21 @@ def measure_effects(ablations: dict[str, Result], zero_init: dict[str, float], s
                                ablations[FULL].summary("L1"), False, "L1",
                                paired_differences(more_images, ablations[FULL], "L1")))
     return effects
+
+
+BASELINE_METRICS = ("L1", "SSIM", "PSNR")
+
+
+def baseline_effects(comparisons: dict[str, Result]) -> list[Effect]:
+    """Ours_Full against each runnable baseline of Table 1 (copy the input frame, DensePose texture
+    transfer) on L1, SSIM and PSNR, paired per video like the paper's effects."""
+    out = []
+    for baseline, short in ((COPY, "copy"), (TEXTURE, "texture transfer")):
+        if baseline not in comparisons:
+            continue
+        for metric in BASELINE_METRICS:
+            a, b = comparisons[FULL], comparisons[baseline]
+            out.append(compare(f"vs {short}: {metric}", f"Ours_Full beats {baseline[0].lower() + baseline[1:]}",
+                               FULL, a.summary(metric), baseline, b.summary(metric),
+                               METRICS[metric].better == "higher", metric, paired_differences(a, b, metric)))
+    return out

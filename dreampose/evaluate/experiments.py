@@ -26,7 +26,7 @@ from ..stages import Run
 from .baselines import copy_input, texture_transfer
 from .importer import import_method
 from .metrics import FeatureDistance, MetricSuite
-from .protocol import Result, evaluate_method, select_frames
+from .protocol import Result, evaluate_method, targets_of
 from .tables import PAPER_TABLE1, PAPER_TABLE2, caption, rows_from_results, write_table
 
 FULL, CLIP, NO_VAE_FT, ONE_POSE, STAGE1_ONLY = "Ours_Full", "Ours_CLIP", "Ours_No-VAE-FT", "Ours_1-pose", "Stage 1 only"
@@ -65,10 +65,6 @@ def evaluate(method, label: str, run: Run, videos: list[Video], suite: MetricSui
 def evaluated_videos(profile: Profile, world) -> list[Video]:
     """The test videos the protocol scores: the first ``eval.n_videos`` (all if 0)."""
     return world.test[: profile.eval.n_videos or None]
-
-
-def targets_of(profile: Profile, video: Video) -> tuple[int, list[int]]:
-    return select_frames(video, profile.eval.n_frames, profile.eval.min_distance, profile.seed)
 
 
 def score_ablations(methods: dict, videos, suite: MetricSuite, *, progress: bool = True) -> dict[str, Result]:

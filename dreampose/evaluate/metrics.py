@@ -35,13 +35,16 @@ metrics miss flicker, as the caption of Table 2 admits):
   0 when x' = x + c, large when x' changes where x does not (or the reverse).
 * ``flicker``     = 1/(N-1) sum_t [mean |x'_{t+1} - x'_t| - mean |x_{t+1} - x_t|]; the excess
   frame-to-frame change of the generated video; 0 is ideal, > 0 flickers, < 0 is too still.
+
+When the targets are several runs of consecutive frames (``eval.n_runs``), the sums run over
+the pairs within each run, never across the jump from one run to the next.
 """
 from __future__ import annotations
 
 import functools
 import importlib.util
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 import torch
@@ -137,22 +140,29 @@ def ssim(gen, gt) -> np.ndarray:
     return out.double().numpy()
 
 
-def _frame_deltas(gen, gt) -> tuple[torch.Tensor, torch.Tensor]:
+def _frame_deltas(gen, gt, runs: Sequence[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """x'_{t+1} - x'_t and x_{t+1} - x_t for every consecutive pair; with ``runs`` (lengths of the
+    runs of consecutive frames the sequence is made of) only pairs within a run."""
     a, b = _pair(gen, gt)
-    if a.shape[0] < 2:
-        raise MetricError(f"temporal metrics need at least 2 consecutive frames, got {a.shape[0]}")
-    return a[1:] - a[:-1], b[1:] - b[:-1]
+    runs = list(runs) if runs is not None else [a.shape[0]]
+    if sum(runs) != a.shape[0]:
+        raise MetricError(f"runs {runs} add up to {sum(runs)} frames, but there are {a.shape[0]}")
+    if max(runs) < 2:
+        raise MetricError(f"temporal metrics need at least 2 consecutive frames, got runs of {runs}")
+    ends = np.cumsum(runs)
+    pairs = [t for start, end in zip(ends - runs, ends) for t in range(start, end - 1)]
+    return a[[t + 1 for t in pairs]] - a[pairs], b[[t + 1 for t in pairs]] - b[pairs]
 
 
-def temporal_l1(gen, gt) -> float:
-    """1/(N-1) sum_t mean |(x'_{t+1} - x'_t) - (x_{t+1} - x_t)| over consecutive frames."""
-    da, db = _frame_deltas(gen, gt)
+def temporal_l1(gen, gt, runs: Sequence[int] | None = None) -> float:
+    """1/(N-1) sum_t mean |(x'_{t+1} - x'_t) - (x_{t+1} - x_t)| over consecutive frames (within runs)."""
+    da, db = _frame_deltas(gen, gt, runs)
     return float((da - db).abs().mean(dim=(1, 2, 3)).double().mean())
 
 
-def flicker(gen, gt) -> float:
-    """Mean frame-to-frame change of x' minus that of x (0 ideal, > 0 flickers)."""
-    da, db = _frame_deltas(gen, gt)
+def flicker(gen, gt, runs: Sequence[int] | None = None) -> float:
+    """Mean frame-to-frame change of x' minus that of x (0 ideal, > 0 flickers), within runs."""
+    da, db = _frame_deltas(gen, gt, runs)
     return float(da.abs().mean(dim=(1, 2, 3)).double().mean() - db.abs().mean(dim=(1, 2, 3)).double().mean())
 
 
@@ -280,8 +290,9 @@ class MetricSuite:
                    for x, y in zip(a.split(self.batch), b.split(self.batch))]
         return torch.cat(out).numpy()
 
-    def __call__(self, gen, gt) -> dict[str, float | str]:
-        """Values for one video (frames in temporal order); inf PSNR stays inf."""
+    def __call__(self, gen, gt, runs: Sequence[int] | None = None) -> dict[str, float | str]:
+        """Values for one video (frames in temporal order; ``runs``: the lengths of its runs of
+        consecutive frames, default one run); inf PSNR stays inf."""
         a, b = _pair(gen, gt)
         a_hw, b_hw = a.permute(0, 2, 3, 1), b.permute(0, 2, 3, 1)
         per_frame: dict[str, np.ndarray | str] = {"L1": l1(a_hw, b_hw), "SSIM": ssim(a_hw, b_hw),
@@ -292,5 +303,5 @@ class MetricSuite:
         for f in self.features:
             per_frame[f.name] = f(a, b)
         out: dict[str, float | str] = {k: v if isinstance(v, str) else float(np.mean(v)) for k, v in per_frame.items()}
-        out["temporal L1"], out["flicker"] = temporal_l1(a_hw, b_hw), flicker(a_hw, b_hw)
+        out["temporal L1"], out["flicker"] = temporal_l1(a_hw, b_hw, runs), flicker(a_hw, b_hw, runs)
         return out

@@ -4,11 +4,15 @@ Frame selection, per test video (``select_frames``):
 
 * input frame x0 = frame 0 (UBC Fashion videos open front-facing, which is what a user
   would upload);
-* targets = ONE contiguous run of ``n_frames`` consecutive frames, every one at least
-  ``min_distance`` frames from the input (paper: 50 frames >= 50 away; tiny: 16 >= 16).
-  Consecutive frames let the temporal metrics see flicker. The run's first frame is drawn
-  uniformly from [min_distance, T - n_frames] by a generator seeded with (seed, video name),
-  so the choice is deterministic and independent of the order or number of videos;
+* targets = ``eval.n_runs`` runs of consecutive frames, ``n_frames`` in all, every one at least
+  ``min_distance`` frames from the input (paper: one run of 50 frames >= 50 away; tiny: 4 runs
+  of 4 frames >= 16 away). Consecutive frames let the temporal metrics see flicker (within a
+  run, ``runs``). One run's first frame is drawn uniformly from [min_distance, T - n_frames] by
+  a generator seeded with (seed, video name), so the choice is deterministic and independent of
+  the order or number of videos. Several runs are spread evenly over the frames far enough from
+  the input, the first starting at min_distance and the last ending at the video's end, so the
+  targets cover the video's pose changes (a turn to the side and back) rather than half a second
+  of it;
 * a video too short for the rule keeps the rule on distance and gives up frames: it uses
   the T - min_distance frames that are far enough (recorded per video); fewer than 2 such
   frames (no temporal metric possible) is a ``DataError`` naming the video.
@@ -51,19 +55,43 @@ Method = Callable[[Video, int, list[int]], np.ndarray]
 INPUT_INDEX = 0
 
 
-def select_frames(video: Video, n_frames: int, min_distance: int, seed: int) -> tuple[int, list[int]]:
-    """(input index, consecutive target indices) for one video, following the module doc."""
-    if n_frames < 2 or min_distance < 1:
-        raise ValueError(f"eval.n_frames must be >= 2 and eval.min_distance >= 1, got {n_frames}, {min_distance}")
+def select_frames(video: Video, n_frames: int, min_distance: int, seed: int,
+                  n_runs: int = 1) -> tuple[int, list[int]]:
+    """(input index, target indices in ``n_runs`` runs of consecutive frames) for one video,
+    following the module doc."""
+    if n_frames < 2 or min_distance < 1 or n_runs < 1 or n_frames // n_runs < 2:
+        raise ValueError(f"eval.n_frames must be >= 2, eval.min_distance >= 1 and eval.n_runs >= 1 with at least 2 "
+                         f"frames per run, got {n_frames}, {min_distance}, {n_runs}")
     far = len(video) - (INPUT_INDEX + min_distance)
     if far < 2:
         raise DataError(f"video {video.name!r} has {len(video)} frames: fewer than 2 are >= {min_distance} frames "
                         f"from the input frame {INPUT_INDEX}; lower eval.min_distance or drop the video")
-    n = min(n_frames, far)
     first = INPUT_INDEX + min_distance
+    if n_runs > 1 and far >= n_frames:
+        length = n_frames // n_runs
+        starts = [first + round(k * (far - length) / (n_runs - 1)) for k in range(n_runs)]
+        return INPUT_INDEX, [s + t for s in starts for t in range(length)]
+    n = min(n_frames, far)  # one run (too short a video for several: one run of what is far enough)
     digest = hashlib.sha256(f"{seed}/{video.name}".encode()).digest()
     start = first + int(np.random.default_rng(int.from_bytes(digest[:8], "little")).integers(0, far - n + 1))
     return INPUT_INDEX, list(range(start, start + n))
+
+
+def runs(targets: Sequence[int]) -> list[int]:
+    """Lengths of the runs of consecutive indices ``targets`` is made of: [4, 4, 4, 4]."""
+    lengths = [1]
+    for prev, cur in zip(targets, targets[1:]):
+        if cur == prev + 1:
+            lengths[-1] += 1
+        else:
+            lengths.append(1)
+    return lengths if targets else []
+
+
+def targets_of(profile: Profile, video: Video) -> tuple[int, list[int]]:
+    """``select_frames`` with the profile's evaluation settings and seed."""
+    e = profile.eval
+    return select_frames(video, e.n_frames, e.min_distance, profile.seed, e.n_runs)
 
 
 def subject_frames(video: Video, input_index: int, n_images: int, exclude=()) -> list[int]:
@@ -82,11 +110,11 @@ def subject_frames(video: Video, input_index: int, n_images: int, exclude=()) ->
 
 def protocol_subject(profile: Profile, video: Video, n_images: int | None = None) -> Subject:
     """The subject of one test video: the input frame (and ``subject.n_images - 1`` more frames
-    outside the target run and its pose windows), each with its pose window."""
-    e, n_poses = profile.eval, profile.model.n_poses
-    i, targets = select_frames(video, e.n_frames, e.min_distance, profile.seed)
+    outside the target runs and their pose windows), each with its pose window."""
+    n_poses = profile.model.n_poses
+    i, targets = targets_of(profile, video)
     window = n_poses // 2
-    exclude = range(targets[0] - window, targets[-1] + window + 1)
+    exclude = {j for t in targets for j in range(t - window, t + window + 1)}
     frames = subject_frames(video, i, profile.subject.n_images if n_images is None else n_images, exclude)
     return Subject.from_video(video, frames, n_poses)
 
@@ -195,12 +223,15 @@ def evaluate_method(method: Method, videos: Sequence[Video], eval_cfg: EvalConfi
     per_video, frames = {}, {}
     scores = suite.set_scores()
     for video in tqdm(videos, desc=f"evaluate {label}".strip(), disable=not shown(progress)):
-        i, targets = select_frames(video, eval_cfg.n_frames, eval_cfg.min_distance, seed)
+        i, targets = select_frames(video, eval_cfg.n_frames, eval_cfg.min_distance, seed, eval_cfg.n_runs)
         gen = _check_output(method(video, i, targets), video, targets, label)
         size = comparison_size(video.size, gen.shape[1:3], eval_cfg.resolution)
         g, t = resize_frames(gen, size), resize_frames(video.frames[targets], size)
-        per_video[video.name] = suite(g, t)
-        scores.add(g.permute(0, 3, 1, 2), t.permute(0, 3, 1, 2))
+        per_video[video.name] = suite(g, t, runs(targets))
+        start = 0
+        for length in runs(targets):  # FVD's clips never span two runs
+            scores.add(g[start:start + length].permute(0, 3, 1, 2), t[start:start + length].permute(0, 3, 1, 2))
+            start += length
         frames[video.name] = {"input": i, "targets": targets, "size": list(size)}
     result = Result(label, suite.names, per_video, frames, {**settings, "key": key}, unavailable, scores.values())
     if path is not None:

@@ -40,7 +40,7 @@ def timings(method, videos, n_frames: int = 4) -> list[dict]:
     (timed now)."""
     run = method.run
     profile, rows = run.profile, []
-    base = run.cache.find("base", profile.stage_hash("base"))
+    base = run.cache.lookup(profile, "base")
     if base is not None:
         rows.append({"step": "base model pretraining", "ours (s)": _seconds(base.manifest),
                      "paper": "(pretrained SD 1.5)", "note": "once; replaces Stable Diffusion"})
