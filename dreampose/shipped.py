@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +155,7 @@ def ship(profile, root: Path = ROOT, cache_root: Path | None = None, progress: b
     for label, (variant, stage) in starting_models(profile).items():
         run = stages.Run(variant, cache, progress)
         if not train and cache.find(stage, variant.stage_hash(stage)) is None:
-            print(f"[ship] {label}: not in the cache {cache.root}; left as shipped before")
+            print(f"[ship] {label}: not in the cache {cache.root}; not shipped (its weights in {root} stay as they are)")
             continue
         if stage == "base":
             stages.base(run)
@@ -184,13 +185,13 @@ def _extras(run, stage: str, artifact: Artifact) -> dict[str, Any]:
                              if stage == "base" else run.profile.stage1.steps}
     csvs = sorted(artifact.path.glob("loss*.csv"))
     save(loss_curves({p.stem.replace("loss_", "") or stage: read_loss(p) for p in csvs}, window=25,
-                     title=f"{stage} training loss"), artifact.path / "loss.png")
+                     title=f"{stage.replace('stage1', 'stage 1')} training loss"), artifact.path / "loss.png")
     if stage == "base":
         from .evaluate.base_quality import base_quality
 
         quality = base_quality(stages.base(run), stages.data(run))
         save(image_grid({"text-to-image": list(quality.pop("samples"))},
-                        titles=[p.replace("a person in ", "") for p in quality.pop("prompts")]),
+                        titles=[textwrap.fill(p.replace("a person in ", ""), 18) for p in quality.pop("prompts")]),
              artifact.path / "samples.png")
         extra["quality"] = {k: v for k, v in quality.items() if isinstance(v, (int, float))}
         return extra
