@@ -42,8 +42,10 @@ def variants(profile) -> dict[str, tuple[str, int, object]]:
     for channels in VAE_WIDTHS:
         cfg = component_configs(type(b)(**{**vars(b), "vae_channels": channels}), profile.data.height, 64)["vae"]
         vae, x = AutoencoderKL(**cfg), torch.randn(16, 3, profile.data.height // 2, profile.data.width // 2)
-        out[f"VAE {channels}"] = ("VAE", sum(p.numel() for p in vae.parameters()),
-                                  _step(vae, lambda v=vae, x=x: F.l1_loss(v.decode(v.encode(x).latent_dist.sample()).sample, x)))
+        def recon_loss(v=vae, x=x):
+            return F.l1_loss(v.decode(v.encode(x).latent_dist.sample()).sample, x)
+
+        out[f"VAE {channels}"] = ("VAE", sum(p.numel() for p in vae.parameters()), _step(vae, recon_loss))
     for channels in UNET_WIDTHS:
         cfg = component_configs(type(b)(**{**vars(b), "unet_channels": channels}), profile.data.height, 64)["unet"]
         unet = UNet2DConditionModel(**{**cfg, "in_channels": 4 + 2 * profile.model.n_poses})

@@ -98,9 +98,9 @@ def _check_settings(found: Artifact, settings: dict[str, Any] | None) -> Artifac
 class Cache:
     """The artifact cache at ``root``. The stages a profile ships (``dreampose.shipped``) come from
     the folder ``shipped`` when their key matches, and are trained into ``root`` when it does not
-    (``shipped.report`` says which, and why, at the start of a reproduction and a notebook). ``shipped`` defaults to the repository's ``weights/``,
-    or to none when ``$DREAMPOSE_FROM_SCRATCH`` is 1 (``dreampose reproduce --from-scratch``);
-    False: none."""
+    (``shipped.report`` says which, and why, at the start of a reproduction and a notebook).
+    ``shipped`` defaults to the repository's ``weights/``, or to none when
+    ``$DREAMPOSE_FROM_SCRATCH`` is 1 (``dreampose reproduce --from-scratch``); False: none."""
 
     def __init__(self, root: str | Path | None = None, shipped: str | Path | bool | None = None):
         self.root = Path(root) if root is not None else default_root()

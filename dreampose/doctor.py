@@ -111,8 +111,10 @@ def check_base_model(profile_name: str = "tiny") -> Check:
     cache = Cache()
     key = profile.stage_hash("base")
     if cache.shipped_artifact(profile, "base", key) is not None:
-        return Check("base model", True, f"{profile_name} base shipped at {cache.shipped / profile.name / 'base' / key}")
-    note = shipped.mismatch(cache.shipped, profile.name, "base", profile.stage_settings("base")) if cache.shipped else None
+        where = cache.shipped / profile.name / "base" / key
+        return Check("base model", True, f"{profile_name} base shipped at {where}")
+    note = (shipped.mismatch(cache.shipped, profile.name, "base", profile.stage_settings("base"))
+            if cache.shipped else None)
     if note and cache.find("base", key) is None:
         return Check("base model", False, note, fatal=False)
     try:

@@ -155,7 +155,7 @@ def ship(profile, root: Path = ROOT, cache_root: Path | None = None, progress: b
     for label, (variant, stage) in starting_models(profile).items():
         run = stages.Run(variant, cache, progress)
         if not train and cache.find(stage, variant.stage_hash(stage)) is None:
-            print(f"[ship] {label}: not in the cache {cache.root}; not shipped (its weights in {root} stay as they are)")
+            print(f"[ship] {label}: not in the cache {cache.root}; not shipped (what {root} holds of it stays)")
             continue
         if stage == "base":
             stages.base(run)
