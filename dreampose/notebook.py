@@ -184,8 +184,8 @@ def setup(profile: str = "tiny", seed: int = 0, output_dir: str | Path = "", dev
     from .reproduce import starting_models
     from .shipped import report
 
-    lines = report(cache, starting_models(p))  # said only where this profile ships weights
-    if cache.shipped is None or (cache.shipped / p.name).is_dir():
+    if cache.shipped is None or (cache.shipped / p.name).is_dir():  # said only where this profile ships weights
+        lines = report(cache, starting_models(p))
         trained_here = [line for line in lines if ": shipped weights " not in line]
         print(*(trained_here or [f"starting from the shipped weights in weights/{p.name}/ ({len(lines)} models)"]),
               sep="\n")

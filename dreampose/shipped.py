@@ -124,7 +124,7 @@ def report(cache, models: dict[str, Any]) -> list[str]:
         if cache.shipped is None:
             lines.append(f"{label}: trained here into the cache (--from-scratch: shipped weights not used)")
             continue
-        found = find(cache.shipped, profile.name, stage, key)
+        found = cache.shipped_artifact(profile, stage, key)
         if found is not None:
             m, steps = found.manifest, found.manifest.get("steps", "")
             if isinstance(steps, dict):
@@ -153,15 +153,15 @@ def ship(profile, root: Path = ROOT, cache_root: Path | None = None, progress: b
     cache = Cache(cache_root, shipped=False)
     out, keep = [], {}
     for label, (variant, stage) in starting_models(profile).items():
-        run = stages.Run(variant, cache, progress)
-        if not train and cache.find(stage, variant.stage_hash(stage)) is None:
+        run, key = stages.Run(variant, cache, progress), variant.stage_hash(stage)
+        if not train and cache.find(stage, key) is None:
             print(f"[ship] {label}: not in the cache {cache.root}; not shipped (what {root} holds of it stays)")
             continue
         if stage == "base":
             stages.base(run)
         else:
             stages.stage1(run)
-        artifact = cache.find(stage, variant.stage_hash(stage))
+        artifact = cache.find(stage, key)
         path = export(artifact, root, profile.name, {"label": label, **_extras(run, stage, artifact)})
         keep.setdefault(stage, set()).add(path.name)
         out.append(path)
