@@ -1,6 +1,6 @@
 """Diagnosis of fidelity: where the error of the tiny profile comes from, on validation subjects.
 
-    python -m benchmarks.fidelity [--profile tiny] [--parts vae,stage1,subject,sampling,capacity]
+    python -m benchmarks.fidelity [--profile tiny] [--parts vae,stage1,subject,budget,sampling,guidance,capacity]
                                   [--videos 8] [--cache DIR]
 
 Unlike the speed benchmarks this one trains (the variants it measures), through the stage cache,
@@ -17,9 +17,10 @@ from datetime import date
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
-PARTS = ("vae", "stage1", "subject", "sampling", "guidance", "capacity")
+PARTS = ("vae", "stage1", "subject", "budget", "sampling", "guidance", "capacity")
 STAGE1_STEPS = [125, 250, 500, 1000, 2000]
 SUBJECT_GRID = [(1e-5, 100), (1e-5, 500), (1e-4, 100), (1e-4, 300)]  # paper: 500 steps at 1e-5; tiny: 100 at 1e-4
+BUDGET = [(25, 0), (50, 0), (100, 0), (50, 20), (100, 20), (100, 60)]  # (subject, decoder) steps; tiny: 100, 60
 SAMPLING = [{}, {"scheduler": "pndm", "steps": 100}, {"scheduler": "ddim", "steps": 50}, {"scheduler": "dpm++", "steps": 25}]
 GUIDANCE = [{"image_guidance_scale": s_i, "pose_guidance_scale": s_p}
             for s_i in (0.0, 1.0, 3.0, 5.0, 8.0) for s_p in (1.0, 3.0, 5.0, 7.0, 9.0)]  # the paper's demo: s_I 8, s_p 3
@@ -38,10 +39,17 @@ def run_part(part: str, run, videos) -> dict:
         return {"rows": fd.stage1_curve(run, videos, STAGE1_STEPS)}
     if part == "subject":
         return {"rows": fd.subject_grid(run, videos, SUBJECT_GRID)}
+    if part == "budget":
+        return {"rows": fd.budget_grid(run, videos, BUDGET)}
     if part in ("sampling", "guidance"):
         grid = SAMPLING if part == "sampling" else GUIDANCE
         return {"rows": fd.sampling_grid(trained(run, FULL, videos), videos, grid)}
     return {"rows": fd.unet_capacity(run, videos, UNET_WIDTHS)}
+
+
+def _models(part: dict) -> str:
+    """"; base <key>; stage1 <key>": the models a part measured (parts run at different times)."""
+    return "".join(f"; {stage} {key}" for stage, key in part.get("models", {}).items())
 
 
 def write(results: dict, out: Path) -> Path:
@@ -54,7 +62,7 @@ def write(results: dict, out: Path) -> Path:
     write_json_atomic(out / "fidelity.json", results)
     write_figure(diagnosis_panel(results), out / "fidelity.png")
     parts = [f"## {name}\n\n`{r['command']}` on {r['machine']}, {r['date']}, {r['seconds']:.0f} s; "
-             f"{r['videos']} validation subjects.\n\n{markdown(r['rows'])}\n" for name, r in results.items()]
+             f"{r['videos']} validation subjects{_models(r)}.\n\n{markdown(r['rows'])}\n" for name, r in results.items()]
     return atomic_write(out / "fidelity.md", "# Fidelity diagnosis (validation subjects)\n\n" + "\n".join(parts))
 
 
@@ -87,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         results[part] = {**out, "command": f"python -m benchmarks.fidelity --profile {args.profile} --parts {part} "
                                            f"--videos {args.videos}",
                          "machine": machine_line(), "date": str(date.today()), "videos": len(videos),
+                         "models": {stage: profile.stage_hash(stage) for stage in ("base", "stage1")},
                          "seconds": time.perf_counter() - start}
         written = write(results, out_dir)
         print(f"[fidelity] {part}: {time.perf_counter() - start:.0f} s -> {written}", flush=True)

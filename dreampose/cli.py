@@ -40,9 +40,13 @@ def cmd_config(args) -> None:
 
 
 def _run(args):
+    from .reproduce import default_workers
     from .stages import Run
 
-    return Run(_profile(args))
+    workers = getattr(args, "workers", 1)
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers {workers}: give at least 1 (1 finetunes the subjects one after another)")
+    return Run(_profile(args), workers=default_workers() if workers is None else workers)
 
 
 def cmd_data(args) -> None:
@@ -89,7 +93,7 @@ def cmd_reproduce(args) -> None:
     if args.from_scratch:  # read by every Cache, the notebooks' kernels included
         os.environ["DREAMPOSE_FROM_SCRATCH"] = "1"
 
-    reproduce.run(_profile(args), figures_dir=args.figures, imported=_imported(args.imports))
+    reproduce.run(_run(args), figures_dir=args.figures, imported=_imported(args.imports))
     if args.compare:
         from .evaluate.compare import compare_runs
         from .files import atomic_write
@@ -168,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "figures/), differences in standard errors; the run writes into figures/fresh/ "
                                 "unless --figures is given, skips the notebooks, and exits 2 if a verdict changed")
         if name in ("reproduce", "evaluate"):
+            p.add_argument("--workers", type=int, default=None, metavar="N",
+                           help="processes finetuning the test subjects at once, one torch thread each (default: "
+                                "one per CPU core without a GPU, 1 with one)")
             p.add_argument("--import", dest="imports", action="append", default=[], metavar="LABEL=FOLDER",
                            help="score another method's frames (<FOLDER>/<video>/<frame:05d>.png) as a Table 1 row")
         if name == "evaluate":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import stages
@@ -54,8 +54,55 @@ def trained(run: stages.Run, label: str, videos, finetune: bool = True) -> Dream
     return DreamPoseMethod.from_artifacts(label, run, subjects, artifacts)
 
 
+def _finetune_one(job: tuple[stages.Run, object]) -> str:
+    """In a worker process: every variant's subject and decoder stages for one test video."""
+    import torch
+
+    run, video = job
+    torch.set_num_threads(1)
+    for label, switch in VARIANTS.items():
+        trained(run.variant(*switch), label, [video])
+    return video.name
+
+
+def default_workers() -> int:
+    """Processes for the per-subject stages: one per CPU core on a CPU-only machine, else 1."""
+    import os
+
+    import torch
+
+    return 1 if torch.cuda.is_available() else max(1, len(os.sched_getaffinity(0)))
+
+
+def finetune_subjects(run: stages.Run, videos) -> None:
+    """The per-subject stages of every variant for ``videos``, in ``run.workers`` processes of
+    one torch thread each (small models use a second thread poorly: BENCHMARKS.md "Per-subject
+    stages in parallel"). The stage-1 models are made first, here; each worker then finetunes
+    whole videos, so no two build the same artifact, and everything lands in the shared cache."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    from tqdm.auto import tqdm
+
+    from .progress import shown
+
+    for switch in VARIANTS.values():
+        stages.stage1(run.variant(*switch))
+    quiet = replace(run.quiet(), workers=1)
+    bar = tqdm(total=len(videos), desc=f"finetuning {len(videos)} subjects x {len(VARIANTS)} variants "
+                                       f"({run.workers} workers)", disable=not shown(run.progress))
+    with ProcessPoolExecutor(run.workers, mp_context=get_context("spawn")) as pool:
+        for done in as_completed([pool.submit(_finetune_one, (quiet, v)) for v in videos]):
+            bar.set_postfix_str(done.result(), refresh=False)
+            bar.update()
+    bar.close()
+
+
 def train_variants(run: stages.Run, videos) -> dict[str, DreamPoseMethod]:
-    """Every DreamPose variant the tables need, trained (Table 2's rows and 3 input images)."""
+    """Every DreamPose variant the tables need, trained (Table 2's rows and 3 input images); with
+    ``run.workers`` > 1 the per-subject stages run in that many processes first."""
+    if run.workers > 1 and len(videos) > 1:
+        finetune_subjects(run, videos)
     methods = {label: trained(run.variant(*switch), label, videos) for label, switch in VARIANTS.items()}
     methods[ex.STAGE1_ONLY] = trained(run, ex.STAGE1_ONLY, videos, finetune=False)
     return methods
@@ -208,12 +255,13 @@ def starting_models(profile: Profile) -> dict[str, tuple[Profile, str]]:
     return {**models, **{label: (variant, "stage1") for label, variant in own.values()}}
 
 
-def run(profile: Profile, figures_dir: str | Path = "figures", imported: dict[str, str] | None = None) -> Results:
+def run(r: stages.Run, figures_dir: str | Path = "figures", imported: dict[str, str] | None = None) -> Results:
     """Every stage in the paper's order (Fig. 2, then Fig. 5 per test subject)."""
     from . import shipped
 
-    r = stages.Run(profile)
-    say("reproduce", f"profile {profile.name}, cache {r.cache.root}, figures {figures_dir}")
+    profile = r.profile
+    say("reproduce", f"profile {profile.name}, cache {r.cache.root}, figures {figures_dir}, "
+                     f"{r.workers} finetuning worker{'s' * (r.workers > 1)}")
     for line in shipped.report(r.cache, starting_models(profile)):
         say("weights", line)
     world = data_stage(r, figures_dir)                      # 5.2: training and test videos

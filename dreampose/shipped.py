@@ -68,8 +68,13 @@ def mismatch(root: Path, profile: str, stage: str, settings: dict[str, Any]) -> 
     shown = ", ".join(f"{k} (shipped {_flat(best['settings']).get(k)!r}, now {wanted.get(k)!r})" for k in diff[:4])
     more = f" and {len(diff) - 4} more" if len(diff) > 4 else ""
     return (f"the shipped {stage} weights of profile {profile!r} were trained with other settings "
-            f"(closest: {folder(root, profile, stage) / best['key']}, differs in {shown}{more}); training "
+            f"(closest: {relative(folder(root, profile, stage) / best['key'])}, differs in {shown}{more}); training "
             f"{stage} here instead. `{REBUILD.format(profile=profile)}` ships new weights")
+
+
+def relative(path: Path) -> Path:
+    """``path`` relative to the project when it lies inside it (as the report prints folders)."""
+    return path.relative_to(project_root()) if path.is_relative_to(project_root()) else path
 
 
 def _flat(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -115,6 +120,15 @@ def size_mb(root: Path, profile: str) -> float:
     return sum(sizes.values()) / 2**20
 
 
+def training_minutes(manifest: dict[str, Any]) -> float:
+    """Minutes a model took to train, every resumed attempt included (the manifest's own wall time
+    counts only the attempt that finished it)."""
+    seconds = manifest.get("train_seconds")
+    if isinstance(seconds, dict):  # the base: one entry per model it pretrains
+        seconds = sum(seconds.values())
+    return (seconds if seconds is not None else manifest.get("wall_time_s", 0)) / 60
+
+
 def report(cache, models: dict[str, Any]) -> list[str]:
     """One line per model a run starts from ({label: (profile, stage)}): shipped and used, or
     trained here and why (--from-scratch, nothing shipped, or the settings that differ)."""
@@ -129,9 +143,8 @@ def report(cache, models: dict[str, Any]) -> list[str]:
             m, steps = found.manifest, found.manifest.get("steps", "")
             if isinstance(steps, dict):
                 steps = " + ".join(f"{part} {n}" for part, n in steps.items())
-            where = found.path.relative_to(project_root()) if found.path.is_relative_to(project_root()) else found.path
-            lines.append(f"{label}: shipped weights {where} (trained {m.get('created', '?')[:10]} on "
-                         f"{m.get('machine', '?')} in {m.get('wall_time_s', 0) / 60:.0f} min"
+            lines.append(f"{label}: shipped weights {relative(found.path)} (trained {m.get('created', '?')[:10]} on "
+                         f"{m.get('machine', '?')} in {training_minutes(m):.0f} min"
                          f"{f', {steps} steps' if steps else ''})")
             continue
         note = mismatch(cache.shipped, profile.name, stage, profile.stage_settings(stage))
@@ -156,6 +169,7 @@ def ship(profile, root: Path = ROOT, cache_root: Path | None = None, progress: b
         run, key = stages.Run(variant, cache, progress), variant.stage_hash(stage)
         if not train and cache.find(stage, key) is None:
             print(f"[ship] {label}: not in the cache {cache.root}; not shipped (what {root} holds of it stays)")
+            keep.setdefault(stage, set()).add(key)
             continue
         if stage == "base":
             stages.base(run)
@@ -165,9 +179,9 @@ def ship(profile, root: Path = ROOT, cache_root: Path | None = None, progress: b
         path = export(artifact, root, profile.name, {"label": label, **_extras(run, stage, artifact)})
         keep.setdefault(stage, set()).add(path.name)
         out.append(path)
-    for stage, names in keep.items():  # weights of older settings leave the tree (git keeps them)
+    for stage in {p.parent.name for p in out}:  # weights of older settings leave the tree (git keeps them)
         for old in folder(root, profile.name, stage).iterdir():
-            if old.name not in names:
+            if old.name not in keep[stage]:
                 shutil.rmtree(old)
     return out
 

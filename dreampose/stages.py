@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Callable
@@ -33,18 +33,20 @@ from .progress import shown
 
 @dataclass(frozen=True)
 class Run:
-    """What every stage needs: the profile, the artifact cache and whether to draw progress bars."""
+    """What every stage needs: the profile, the artifact cache, whether to draw progress bars, and
+    how many processes (one torch thread each) finetune many subjects at once (``workers``)."""
 
     profile: Profile
     cache: Cache = field(default_factory=Cache)
     progress: bool = True
+    workers: int = 1
 
     def variant(self, *overrides: str) -> "Run":
         """The same run with ``section.key=value`` overrides on a copy of the profile."""
-        return Run(copy.deepcopy(self.profile).override(*overrides), self.cache, self.progress)
+        return replace(self, profile=copy.deepcopy(self.profile).override(*overrides))
 
     def quiet(self) -> "Run":
-        return Run(self.profile, self.cache, False)
+        return replace(self, progress=False)
 
 
 @dataclass(frozen=True, eq=False)

@@ -118,3 +118,18 @@ def test_cached_frames_are_keyed_by_the_subject_name_that_seeds_them(tmp_path):
     frames_a, frames_b = (stages.frames(run, model, p, iuv, [1, 2], sample) for p in (a, b))
     assert not np.array_equal(frames_a, frames_b) and len(loads) == 2
     assert np.array_equal(stages.frames(run, model, a, iuv, [1, 2], sample), frames_a) and len(loads) == 2
+
+
+def test_worker_processes_finetune_every_subject_once_into_the_shared_cache(tmp_path):
+    """--workers 2: the per-subject stages run in two processes; the evaluation then trains nothing."""
+    from dreampose.data.world import validation_videos
+
+    run = Run(load_profile("smoke"), Cache(tmp_path / "cache"), progress=False, workers=2)
+    videos = validation_videos(run.profile, 2)
+    reproduce.finetune_subjects(run, videos)
+    built = sorted(str(p.parent.relative_to(tmp_path)) for p in (tmp_path / "cache").rglob("manifest.json"))
+    subjects = [b for b in built if b.startswith("cache/subject/")]
+    assert len(subjects) == 2 * 4 and len([b for b in built if b.startswith("cache/decoder/")]) == 2 * 4
+    methods = reproduce.train_variants(Run(run.profile, run.cache, progress=False), videos)  # workers=1
+    assert sorted(str(p.parent.relative_to(tmp_path)) for p in (tmp_path / "cache").rglob("manifest.json")) == built
+    assert methods[ex.FULL].artifacts[videos[1].name]["subject"].path.is_dir()

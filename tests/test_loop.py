@@ -68,6 +68,9 @@ def test_resumed_run_ends_with_the_same_weights(tmp_path):
         assert torch.equal(p, q)
     rows = (tmp_path / "b" / "loss.csv").read_text().splitlines()
     assert [int(r.split(",")[0]) for r in rows[1:]] == list(range(1, 31))
+    seconds = [float(r.split(",")[3]) for r in rows[1:]]
+    assert seconds == sorted(seconds)  # the resumed attempt counts on from the first one's time
+    assert resumed["train_seconds"] >= seconds[9]
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(tmp_path):

@@ -1,6 +1,7 @@
 """Same machine, same settings: the smoke reproduction twice, in two fresh caches and working
-directories with different PYTHONHASHSEED, gives byte-identical weights and tables. (Across CPUs
-the numbers may move; `dreampose reproduce --compare` measures by how much.)"""
+directories with different PYTHONHASHSEED, each finetuning its subjects in 2 worker processes,
+gives byte-identical weights and tables. (Across CPUs the numbers may move; `dreampose
+reproduce --compare` measures by how much.)"""
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ def _reproduce(root: Path, hash_seed: str) -> subprocess.Popen:
     env = {**os.environ, "DREAMPOSE_CACHE": str(root / "cache"), "PYTHONHASHSEED": hash_seed,
            "OMP_NUM_THREADS": "1", "DREAMPOSE_THREADS": "1"}
     cmd = [sys.executable, "-c", "import torch, sys; torch.set_num_threads(1); from dreampose.cli import main; "
-           "sys.exit(main(sys.argv[1:]))", "reproduce", "--profile", "smoke", "--no-notebooks",
+           "sys.exit(main(sys.argv[1:]))", "reproduce", "--profile", "smoke", "--no-notebooks", "--workers", "2",
            "--figures", str(root / "figures")]
     return subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

@@ -91,3 +91,17 @@ def test_cached_only_ships_what_the_cache_holds_and_trains_nothing(tmp_path, cap
     assert shipped.ship(load_profile("smoke"), tmp_path / "weights", tmp_path / "empty", progress=False,
                         train=False) == []
     assert "not in the cache" in capsys.readouterr().out and not (tmp_path / "empty" / "base").exists()
+
+
+def test_cached_only_keeps_the_shipped_models_it_did_not_find(weights, tmp_path):
+    """Shipping the one stage-1 model the cache holds leaves the other shipped models in place."""
+    import shutil
+
+    root, paths = weights
+    kept = tmp_path / "weights"
+    shutil.copytree(root, kept)
+    one = paths[1]  # the first stage-1 model, as if only it had been trained in this cache
+    shutil.copytree(one, tmp_path / "cache" / "stage1" / one.name)
+    out = shipped.ship(load_profile("smoke"), kept, tmp_path / "cache", progress=False, train=False)
+    assert [p.name for p in out] == [one.name]
+    assert sorted(p.relative_to(kept) for p in kept.glob("smoke/*/*")) == sorted(p.relative_to(root) for p in paths)

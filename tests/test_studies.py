@@ -161,6 +161,19 @@ def test_diagnosis_rows_put_each_setting_beside_copying_the_input(smoke):
     assert table.splitlines()[0].startswith("| setting | lr | steps | L1 |") and "1e-05" in table
 
 
+def test_budget_rows_price_subject_and_decoder_steps(smoke):
+    from dreampose.data.world import validation_videos
+    from dreampose.evaluate.studies import fidelity
+
+    run, _ = smoke
+    val = validation_videos(run.profile, 2)
+    rows = fidelity.budget_grid(run, val, [(2, 0), (2, 2)])
+    assert [(r["subject_steps"], r["decoder_steps"]) for r in rows] == [(0, 0), (2, 0), (2, 2)]
+    assert rows[0]["setting"] == "stage 1 only" and rows[0]["L1"] != rows[1]["L1"]
+    assert rows[1]["PSNR"] != rows[2]["PSNR"]  # the decoder stage changes the frames the subject stage made
+    assert all(np.isfinite(r["garment gap"]) for r in rows)
+
+
 def test_garment_l1_is_measured_on_the_target_garment_pixels_only(smoke):
     import numpy as np
 

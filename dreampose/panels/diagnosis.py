@@ -12,6 +12,8 @@ import numpy as np
 from ..figures import apply_style
 
 GAP, SE = "L1 gap to copy", "SE"
+TITLES = {"subject": "subject finetuning", "budget": "subject, decoder steps", "sampling": "sampler",
+          "capacity": "UNet width"}
 
 
 def _floor(ax) -> None:
@@ -52,7 +54,7 @@ def diagnosis_panel(results: dict):
     from matplotlib.ticker import FixedLocator, NullLocator
 
     apply_style()
-    parts = [p for p in ("stage1", "subject", "capacity", "sampling", "guidance") if p in results]
+    parts = [p for p in ("stage1", "subject", "budget", "capacity", "sampling", "guidance") if p in results]
     cols = min(3, max(1, len(parts)))
     rows_n = -(-max(1, len(parts)) // cols)
     fig, axes = plt.subplots(rows_n, cols, figsize=(3.3 * cols, 3.0 * rows_n), layout="constrained", squeeze=False)
@@ -70,7 +72,7 @@ def diagnosis_panel(results: dict):
         elif part == "guidance":
             guidance_heatmap(ax, rows)
         else:
-            _bars(ax, rows, {"subject": "subject finetuning", "sampling": "sampler", "capacity": "UNet width"}[part])
+            _bars(ax, rows, TITLES[part])
     for ax in list(axes.flat)[len(parts):]:
         ax.axis("off")
     vae = results.get("vae", {}).get("rows")

@@ -152,7 +152,8 @@ def train(model: nn.Module, make_batch: Callable[[list[int]], dict], cfg: LoopCo
     ``make_batch(indices)`` returns a batch for the given sample indices; micro-step m of
     process r reads indices [(m * P + r) * B, ... + B). ``on_step(n)`` runs on the main
     process after optimizer step n (e.g. to keep a snapshot). Returns the unwrapped model's
-    final state in place and a summary dict (final loss, steps, seconds, resumed_from).
+    final state in place and a summary dict (final loss, steps, resumed_from, and train_seconds:
+    the training time of every attempt, as is the log's ``seconds`` column).
     """
     from tqdm.auto import tqdm
 
@@ -171,7 +172,7 @@ def train(model: nn.Module, make_batch: Callable[[list[int]], dict], cfg: LoopCo
     log_path = work_dir / "loss.csv"
     rows = _read_log(log_path, start_step)
     bar = tqdm(total=cfg.steps, initial=start_step, desc=cfg.desc, disable=not (shown(progress) and accelerator.is_main_process))
-    start_time = time.perf_counter()
+    start_time = time.perf_counter() - (float(rows[-1]["seconds"]) if rows else 0.0)  # a resumed run adds its attempts
     model.train()
     loss_value = float(rows[-1]["loss"]) if rows else float("nan")  # a resumed, finished run keeps its last loss
     for step in range(start_step, cfg.steps):

@@ -3,6 +3,7 @@
     vae_ceiling      D(E(x)) against x: no sample is better than its decoder allows
     stage1_curve     stage-1 quality against optimizer steps (snapshots of one run)
     subject_grid     subject-finetuning learning rate x steps on the stage-1 model
+    budget_grid      subject-finetuning steps x decoder-finetuning steps (the per-subject cost)
     sampling_grid    sampler and guidance weights (s_I, s_p) for one trained method
     unet_capacity    the UNet's width (base pretraining and stage 1 for each width)
 
@@ -115,6 +116,27 @@ def subject_grid(run: stages.Run, videos: list[Video], grid: list[tuple[float, i
     for lr, n in grid:
         method = trained(run.variant(f"subject.lr={lr}", f"subject.steps={n}"), f"subject lr {lr:g}, {n} steps", videos)
         rows.append(row(method.label, score(method, method.run, videos, method.label), base_floor, lr=lr, steps=n))
+    return rows
+
+
+def budget_grid(run: stages.Run, videos: list[Video], grid: list[tuple[int, int]]) -> list[dict]:
+    """Subject finetuning for ``s`` steps, then decoder finetuning for ``d`` steps (0: none), for
+    each (s, d) of ``grid`` at the profile's learning rates; the first row is stage 1 alone
+    (0, 0). Rows carry the garment L1 beside the whole-frame scores: the per-subject stages are
+    most of a reproduction's cost, and these rows price each step against what it buys."""
+    from ...reproduce import trained
+
+    base_floor = floor(run, videos)
+    floor_garment, rows = garment_l1(copy_input, videos, base_floor), []
+    for s, d in [(0, 0), *grid]:
+        if s == 0:
+            method = trained(run, "stage 1 only", videos, finetune=False)
+        else:
+            switch = ("decoder.enabled=false",) if d == 0 else (f"decoder.steps={d}",)
+            method = trained(run.variant(f"subject.steps={s}", *switch), f"subject {s}, decoder {d}", videos)
+        result = score(method, method.run, videos, method.label)
+        rows.append(row(method.label, result, base_floor, subject_steps=s, decoder_steps=d,
+                        **garment_columns(garment_l1(method, videos, result), floor_garment)))
     return rows
 
 
