@@ -20,7 +20,7 @@ RESULTS = Path(__file__).parent / "results"
 PARTS = ("vae", "stage1", "subject", "budget", "sampling", "guidance", "capacity")
 STAGE1_STEPS = [125, 250, 500, 1000, 2000]
 SUBJECT_GRID = [(1e-5, 100), (1e-5, 500), (1e-4, 100), (1e-4, 300)]  # paper: 500 steps at 1e-5; tiny: 100 at 1e-4
-BUDGET = [(25, 0), (50, 0), (100, 0), (50, 20), (100, 20), (100, 60)]  # (subject, decoder) steps; tiny: 100, 60
+BUDGET = [(25, 0), (50, 0), (100, 0), (50, 20), (100, 20), (100, 60)]  # (subject, decoder) steps
 SAMPLING = [{}, {"scheduler": "pndm", "steps": 100}, {"scheduler": "ddim", "steps": 50}, {"scheduler": "dpm++", "steps": 25}]
 GUIDANCE = [{"image_guidance_scale": s_i, "pose_guidance_scale": s_p}
             for s_i in (0.0, 1.0, 3.0, 5.0, 8.0) for s_p in (1.0, 3.0, 5.0, 7.0, 9.0)]  # the paper's demo: s_I 8, s_p 3
