@@ -4,14 +4,14 @@
 
 Times ``reproduce.train_variants`` (the subject and decoder stages of every variant, for
 ``--videos`` validation subjects; the stage-1 models shipped or cached) once with ``workers=1``
-(this process, torch on all its threads) and once with ``workers = cores`` (one thread each),
+(this process, torch on all its threads) and once with the default of ``--workers``
+(``reproduce.default_workers``: one process per core without a GPU, one thread each),
 each into a fresh cache, interleaved ``--repeats`` times. Short finetuning keeps it quick; the
 ratio is what `dreampose reproduce --workers` buys, worker start-up included.
 """
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 
 
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args(argv)
     profile = load_profile(args.profile, [f"subject.steps={args.subject_steps}", f"decoder.steps={args.decoder_steps}"])
-    videos, cores = validation_videos(profile, args.videos), os.cpu_count() or 1
+    videos, cores = validation_videos(profile, args.videos), reproduce.default_workers()
 
     def timed(workers: int):
         def go() -> None:

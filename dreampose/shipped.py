@@ -167,18 +167,16 @@ def ship(profile, root: Path = ROOT, cache_root: Path | None = None, progress: b
     out, keep = [], {}
     for label, (variant, stage) in starting_models(profile).items():
         run, key = stages.Run(variant, cache, progress), variant.stage_hash(stage)
+        keep.setdefault(stage, set()).add(key)  # shipped now, or left as it is
         if not train and cache.find(stage, key) is None:
             print(f"[ship] {label}: not in the cache {cache.root}; not shipped (what {root} holds of it stays)")
-            keep.setdefault(stage, set()).add(key)
             continue
         if stage == "base":
             stages.base(run)
         else:
             stages.stage1(run)
         artifact = cache.find(stage, key)
-        path = export(artifact, root, profile.name, {"label": label, **_extras(run, stage, artifact)})
-        keep.setdefault(stage, set()).add(path.name)
-        out.append(path)
+        out.append(export(artifact, root, profile.name, {"label": label, **_extras(run, stage, artifact)}))
     for stage in {p.parent.name for p in out}:  # weights of older settings leave the tree (git keeps them)
         for old in folder(root, profile.name, stage).iterdir():
             if old.name not in keep[stage]:
