@@ -95,11 +95,6 @@ def run(args: argparse.Namespace) -> list[Path]:
     from .animate import animate_person, fit_pictures, target_poses
     from .video_io import side_by_side, write_video
 
-    import diffusers
-    import transformers
-
-    diffusers.utils.logging.disable_progress_bar()  # loading bars; the stages draw their own
-    transformers.utils.logging.disable_progress_bar()
     profile = load_profile(args.profile, args.overrides)
     outs = _check_outputs(args.out)  # fail before the (slow) finetuning and sampling
     sample = _sample_overrides(args, profile)

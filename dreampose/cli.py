@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 from .config import PROFILES, default_figures, load_profile
+from .progress import quiet_libraries
 
 
 def _profile_args(parser: argparse.ArgumentParser) -> None:
@@ -218,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         args.figures = "figures/fresh" if getattr(args, "compare", None) else default_figures(args.profile)
     start = time.perf_counter()
     try:
+        quiet_libraries()
         args.func(args)
     except KeyboardInterrupt:
         print("\ninterrupted: finished artifacts are kept; rerun the same command to resume", file=sys.stderr)

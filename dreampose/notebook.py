@@ -26,6 +26,7 @@ from pathlib import Path
 
 from .cache import Cache, project_root
 from .config import Profile, default_figures, load_profile
+from .progress import quiet_libraries
 
 OUTPUTS_MIME = "application/vnd.dreampose.outputs+json"  # how ``expect`` marks its declaration
 
@@ -133,21 +134,6 @@ class Notebook:
         path = show(fig, self.output_dir / name)
         self.saved.append(path)
         return path
-
-
-def quiet_libraries() -> None:
-    """No weight-loading progress bars from transformers / diffusers (in a saved notebook they are
-    dead widgets), and no advice to install torchvision, which this project must not have."""
-    import logging
-
-    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # read by transformers at import
-    if "transformers" in sys.modules:
-        sys.modules["transformers"].utils.logging.disable_progress_bar()
-    from diffusers.utils import logging as diffusers_logging
-
-    diffusers_logging.disable_progress_bar()
-    logging.getLogger("transformers.utils.import_utils").addFilter(
-        lambda record: "requires torchvision" not in record.getMessage())
 
 
 def setup(profile: str = "tiny", seed: int = 0, output_dir: str | Path = "", device: str = "cpu",

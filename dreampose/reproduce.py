@@ -58,6 +58,9 @@ def _finetune_one(job: tuple[stages.Run, object]) -> str:
     """In a worker process: every variant's subject and decoder stages for one test video."""
     import torch
 
+    from .progress import quiet_libraries
+
+    quiet_libraries()  # a spawned worker does not run the CLI's main
     run, video = job
     torch.set_num_threads(1)
     for label, switch in VARIANTS.items():

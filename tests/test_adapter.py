@@ -80,3 +80,24 @@ def test_errors():
     with pytest.raises(ValueError, match="needs the VAE latent"):
         adapter()(torch.randn(1, 17, 16))
     assert (null_image_condition(torch.randn(2, 3, 4)) == 0).all()
+
+
+def test_vae_share_is_zero_at_init_and_scales_with_the_vae_branch():
+    a = adapter()
+    clip, z = torch.randn(3, 17, 16), torch.randn(3, 4, 8, 8)
+    assert a.vae_share(clip, z) == {"tokens": 0.0, "variation": 0.0}
+    with torch.no_grad():
+        for layer in (a.vae_patch, a.vae_global):
+            layer.weight.normal_()
+    once = a.vae_share(clip, z)
+    assert once["tokens"] > 0 and once["variation"] > 0
+    with torch.no_grad():
+        for layer in (a.vae_patch, a.vae_global):
+            layer.weight.mul_(2)  # the branch is linear in its weights: twice the weights, twice the share
+    twice = a.vae_share(clip, z)
+    assert twice["tokens"] == pytest.approx(2 * once["tokens"], rel=1e-5)
+    assert twice["variation"] == pytest.approx(2 * once["variation"], rel=1e-5)
+    with pytest.raises(ValueError, match="at least 2 input images"):
+        a.vae_share(clip[:1], z[:1])
+    with pytest.raises(ValueError, match="CLIP-only"):
+        adapter("clip").vae_share(clip, z)

@@ -207,3 +207,27 @@ def test_progress_bars_follow_the_argument_and_tqdm_disable(monkeypatch):
     assert shown(True) and not shown(False)
     monkeypatch.setenv("TQDM_DISABLE", "1")
     assert not shown(True)
+
+
+def test_quiet_libraries_hides_loading_bars_and_the_torchvision_advice(monkeypatch):
+    import logging
+
+    from diffusers.utils import logging as diffusers_logging
+
+    from dreampose.progress import quiet_libraries
+
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)  # restored after the test
+    was_enabled = diffusers_logging.is_progress_bar_enabled()
+    diffusers_logging.enable_progress_bar()
+    try:
+        quiet_libraries()
+        assert not diffusers_logging.is_progress_bar_enabled()
+        logger = logging.getLogger("transformers.utils.import_utils")
+
+        def passes(message: str) -> bool:
+            return bool(logger.filter(logger.makeRecord(logger.name, logging.WARNING, __file__, 1, message, None, None)))
+
+        assert not passes("`CLIPImageProcessor` requires torchvision (not installed); falling back")
+        assert passes("some other warning")
+    finally:
+        (diffusers_logging.enable_progress_bar if was_enabled else diffusers_logging.disable_progress_bar)()

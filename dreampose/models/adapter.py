@@ -87,6 +87,22 @@ class DreamPoseAdapter(ModelMixin, ConfigMixin):
             tokens = tokens + self.vae_tokens(c_vae.to(tokens.dtype))
         return tokens
 
+    @torch.no_grad()
+    def vae_share(self, clip_tokens: torch.Tensor, c_vae: torch.Tensor) -> dict[str, float]:
+        """How much of c_I = proj(c_CLIP) + vae_tokens(c_VAE) the VAE branch makes, for a batch of
+        B >= 2 input images: "tokens", the mean per-token norm ratio |vae_tokens| / |proj|; and
+        "variation", the same ratio for the tokens' spread across the images (the part that can
+        tell one person from another). Both are 0 at the zero init (paper 4.2.1)."""
+        if self.config.mode != "clip+vae":
+            raise ValueError("vae_share needs a clip+vae adapter; a CLIP-only one has no VAE branch")
+        if clip_tokens.shape[0] < 2:
+            raise ValueError(f"vae_share needs at least 2 input images to measure their spread, got "
+                             f"{clip_tokens.shape[0]}")
+        clip_part = self.proj(clip_tokens)
+        vae_part = self.vae_tokens(c_vae.to(clip_part.dtype))
+        return {"tokens": (vae_part.norm(dim=-1) / clip_part.norm(dim=-1)).mean().item(),
+                "variation": (vae_part.std(0).norm(dim=-1).mean() / clip_part.std(0).norm(dim=-1).mean()).item()}
+
     @classmethod
     def for_encoders(cls, image_encoder, unet, vae, mode: str = "clip+vae") -> "DreamPoseAdapter":
         """An adapter sized for a CLIP image tower, a UNet and a VAE."""
