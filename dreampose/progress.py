@@ -23,5 +23,8 @@ def quiet_libraries() -> None:
     from diffusers.utils import logging as diffusers_logging
 
     diffusers_logging.disable_progress_bar()
-    logging.getLogger("transformers.utils.import_utils").addFilter(
-        lambda record: "requires torchvision" not in record.getMessage())
+    logging.getLogger("transformers.utils.import_utils").addFilter(_no_torchvision_advice)  # added once
+
+
+def _no_torchvision_advice(record: logging.LogRecord) -> bool:
+    return "requires torchvision" not in record.getMessage()

@@ -231,3 +231,14 @@ def test_quiet_libraries_hides_loading_bars_and_the_torchvision_advice(monkeypat
         assert passes("some other warning")
     finally:
         (diffusers_logging.enable_progress_bar if was_enabled else diffusers_logging.disable_progress_bar)()
+
+
+def test_quiet_libraries_adds_its_filter_once():
+    import logging
+
+    from dreampose.progress import quiet_libraries
+
+    quiet_libraries()
+    quiet_libraries()
+    logger = logging.getLogger("transformers.utils.import_utils")
+    assert sum(getattr(f, "__name__", "") == "_no_torchvision_advice" for f in logger.filters) == 1
