@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 
@@ -68,3 +70,25 @@ def test_decoder_finetuning_leaves_the_encoder_untouched(tmp_path):
     assert all(torch.equal(v, vae.encoder.state_dict()[k]) for k, v in enc.items())
     assert torch.equal(quant, vae.quant_conv.weight)
     assert any(not torch.equal(v, vae.decoder.state_dict()[k]) for k, v in dec.items())
+
+
+def test_fixed_images_encode_each_distinct_batch_once_and_train_the_same_weights(tmp_path):
+    photos = [batch(seed=1)["image"], batch(seed=2)["image"]]  # the subject stage: x0 repeats, targets vary
+
+    def make_batch(idx):
+        g = torch.Generator().manual_seed(idx[0])
+        return {"image": photos[idx[0] // 4 % 2], "target": torch.rand(4, 3, 32, 32, generator=g) * 2 - 1,
+                "pose": torch.rand(4, 10, 8, 8, generator=g) * 2 - 1}
+
+    base = dummy_base()
+    weights = {}
+    for fixed in (False, True):
+        pipe = DreamPosePipeline.from_base(copy.deepcopy(base), n_poses=5)
+        calls = []
+        encode = pipe.encode_image_features
+        pipe.encode_image_features = lambda images: calls.append(1) or encode(images)
+        train(DreamPoseObjective(pipe, fixed_images=fixed), make_batch,
+              LoopConfig(steps=6, lr=2e-3, batch_size=4, desc="s"), tmp_path / str(fixed), progress=False)
+        assert len(calls) == (2 if fixed else 6)
+        weights[fixed] = {**pipe.unet.state_dict(), **{f"a.{k}": v for k, v in pipe.adapter.state_dict().items()}}
+    assert all(torch.equal(v, weights[True][k]) for k, v in weights[False].items())
