@@ -44,7 +44,7 @@ def cached_full_method(run, video):
     person = protocol_subject(run.profile, video)
     subject = require(run.profile, run.cache, "subject", person=person.key, stage1_model=s1.key)
     if run.profile.decoder.enabled:
-        require(run.profile, run.cache, "decoder", person=person.key, subject_model=subject.key)
+        require(run.profile, run.cache, "decoder", images=person.images_key)
     method = trained(run, FULL, [video])  # every stage found: only loads
     if any(not a.loaded for a in method.artifacts[video.name].values()):
         raise MissingArtifact(MISSING.format(what="subject model", root=run.cache.root))

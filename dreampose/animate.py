@@ -160,9 +160,9 @@ def _stage_line(run, stage: str, what: str, settings, **extra) -> None:
     say(f"{what}: {state}")
 
 
-def finetuned_model(run, subject=None):
-    """Fig. 5: the decoder artifact of ``subject`` (subject stage, then decoder stage, on the
-    stage-1 model); with no subject, the stage-1 artifact itself."""
+def finetuned_pipeline(run, subject=None):
+    """Fig. 5: the pipeline of ``subject`` (subject stage on the stage-1 model, then the decoder
+    stage), a fresh copy; with no subject, the stage-1 model itself."""
     from . import stages
 
     if not run.cache.lookup(run.profile, "stage1"):
@@ -172,15 +172,14 @@ def finetuned_model(run, subject=None):
     say(f"stage-1 model: {s1.path}")
     if subject is None:
         say("no finetuning: sampling the stage-1 model, which has never seen this person (identity will suffer)")
-        return s1
+        return stages.load_pipeline(s1)
     crops = "random crops on" if run.profile.subject.random_crop else "random crops off"
     _stage_line(run, "subject", f"subject finetuning of UNet + adapter ({crops})", run.profile.subject,
                 person=subject.key, stage1_model=s1.key)
     sub = stages.subject(run, s1, subject)
     if run.profile.decoder.enabled:
-        _stage_line(run, "decoder", "VAE decoder finetuning", run.profile.decoder, person=subject.key,
-                    subject_model=sub.key)
-    return stages.decoder(run, sub, subject)
+        _stage_line(run, "decoder", "VAE decoder finetuning", run.profile.decoder, images=subject.images_key)
+    return stages.load_pipeline(sub, stages.decoder(run, subject))
 
 
 def animate_person(images, poses, *, profile: str | Profile = "tiny", image_poses=None, finetune: bool = True,
@@ -214,7 +213,7 @@ def animate_person(images, poses, *, profile: str | Profile = "tiny", image_pose
         say(f"model {resolve_model_dir(model)} as it is (no finetuning)")
         pipe = _load(resolve_model_dir(model))
     else:
-        pipe = stages.load_pipeline(finetuned_model(run, who))
+        pipe = finetuned_pipeline(run, who)
     _to_device(pipe, prof)
     settings = stages.sample_settings(run, **(sample or {}))
     say(f"sampling {len(targets)} frames: {settings['scheduler']} {settings['steps']} steps, s_I = "

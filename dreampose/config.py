@@ -208,7 +208,7 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "base": ("seed", "data", "base"),
     "stage1": ("seed", "data", "base", "model", "stage1"),
     "subject": ("seed", "data", "base", "model", "stage1", "subject"),
-    "decoder": ("seed", "data", "base", "model", "stage1", "subject", "decoder"),
+    "decoder": ("seed", "data", "base", "subject", "decoder"),  # the base VAE: no model or stage-1 settings
     "evaluate": ("seed", "data", "base", "model", "stage1", "subject", "decoder", "sample", "eval"),
 }
 
@@ -216,12 +216,13 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
 # Settings inside a stage's sections that its artifact does not depend on: the base and the
 # finetuning stages train on training videos or one person, never on the rest of the test split,
 # so a shipped base or stage-1 model stays valid when the evaluation grows. (The base does depend
-# on data.pose_estimate: its VAE crops are centred on the IUV's foreground.)
+# on data.pose_estimate: its VAE crops are centred on the IUV's foreground.) The decoder stage
+# reads the subject section's seed and crops, not how the UNet is trained.
 STAGE_IGNORES: dict[str, tuple[str, ...]] = {
     "base": ("data.n_test_videos",),
     "stage1": ("data.n_test_videos",),
     "subject": ("data.n_test_videos",),
-    "decoder": ("data.n_test_videos",),
+    "decoder": ("data.n_test_videos", "subject.steps", "subject.lr", "subject.batch_size", "subject.checkpoint_every"),
 }
 
 

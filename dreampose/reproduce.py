@@ -50,7 +50,9 @@ def trained(run: stages.Run, label: str, videos, finetune: bool = True) -> Dream
         artifacts[name] = {"stage1": s1}
         if finetune:
             artifacts[name]["subject"] = stages.subject(run, s1, person)
-            artifacts[name]["decoder"] = stages.decoder(run, artifacts[name]["subject"], person)
+            decoder = stages.decoder(run, person)  # shared by the variants with the same images
+            if decoder is not None:
+                artifacts[name]["decoder"] = decoder
     return DreamPoseMethod.from_artifacts(label, run, subjects, artifacts)
 
 

@@ -4,8 +4,13 @@
     base     (run)                      -> Base      the tiny base trained here, or SD + CLIP from the hub
     stage1   (run)                      -> Artifact  UNet + adapter on all training videos (4.2.3)
     subject  (run, stage1, Subject)     -> Artifact  UNet + adapter on one person's image(s) and poses
-    decoder  (run, subject, Subject)    -> Artifact  the VAE decoder on the same image(s)
+    decoder  (run, Subject)             -> Artifact  the base VAE's decoder on the same image(s)
     frames   (run, model, Subject, poses, targets, sample) -> frames   dual-guided samples (4.4)
+
+A ``Model`` to sample is a stage-1 or subject artifact's UNet + adapter, with the decoder
+artifact's VAE where there is one (``finetuned``). The decoder stage starts from the base VAE,
+which stage 1 and the subject stage leave frozen, and reads only the images, so the variants that
+differ in the UNet or adapter (Ours_Full, Ours_CLIP, Ours_1-pose) share one decoder per person.
 
 A variant (Ours_CLIP, Ours_1-pose, ...) is another ``Run`` (``run.variant(...)``). Each stage
 writes one artifact under its name and the hash of the settings it depends on (``cache``);
@@ -73,11 +78,20 @@ class Subject:
 
     @cached_property
     def key(self) -> str:
-        digest = hashlib.sha256()
-        for arr in (self.images, self.pose_windows):
-            digest.update(repr((arr.shape, str(arr.dtype))).encode())
-            digest.update(np.ascontiguousarray(arr).tobytes())
-        return digest.hexdigest()[:16]
+        return _digest(self.images, self.pose_windows)
+
+    @cached_property
+    def images_key(self) -> str:
+        """Hash of the images alone: what the decoder stage reads."""
+        return _digest(self.images)
+
+
+def _digest(*arrays: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    for arr in arrays:
+        digest.update(repr((arr.shape, str(arr.dtype))).encode())
+        digest.update(np.ascontiguousarray(arr).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def data(run: Run):
@@ -101,16 +115,29 @@ def base(run: Run):
     return load_base_from(artifact.path)
 
 
-def _pipeline_in(folder: Path):
+def _pipeline_in(folder: Path, decoder_folder: Path | None = None):
+    from diffusers import AutoencoderKL
+
     from .pipeline import DreamPosePipeline
-    from .train.finetune import PIPELINE_DIR
+    from .train.finetune import PIPELINE_DIR, VAE_DIR
 
-    return DreamPosePipeline.from_pretrained(folder / PIPELINE_DIR)
+    pipe = DreamPosePipeline.from_pretrained(folder / PIPELINE_DIR)
+    if decoder_folder is not None:
+        pipe.register_modules(vae=AutoencoderKL.from_pretrained(decoder_folder / VAE_DIR))
+    return pipe
 
 
-def load_pipeline(artifact: Artifact):
-    """The DreamPosePipeline saved in a stage1 / subject / decoder artifact (a fresh copy to train)."""
-    return _pipeline_in(artifact.path)
+def load_pipeline(artifact: Artifact, decoder_model: Artifact | None = None):
+    """The DreamPosePipeline saved in a stage1 / subject artifact, with the VAE of ``decoder_model``
+    if given (a fresh copy, e.g. to train)."""
+    return _pipeline_in(artifact.path, decoder_model.path if decoder_model else None)
+
+
+def vae_path(artifact: Artifact) -> Path:
+    """The folder of the VAE a stage1 / subject / decoder artifact holds (``AutoencoderKL.from_pretrained``)."""
+    from .train.finetune import PIPELINE_DIR, VAE_DIR
+
+    return artifact.path / (VAE_DIR if artifact.stage == "decoder" else f"{PIPELINE_DIR}/vae")
 
 
 _shared_pipeline = lru_cache(maxsize=2)(_pipeline_in)  # sampling many videos with one model loads it once
@@ -151,24 +178,24 @@ def subject(run: Run, stage1_model: Artifact, person: Subject) -> Artifact:
                               person=person.key, stage1_model=stage1_model.key)
 
 
-def decoder(run: Run, subject_model: Artifact, person: Subject) -> Artifact:
-    """The VAE decoder finetuned on ``person``'s image(s); with ``decoder.enabled: false``
-    (Ours_No-VAE-FT) this is ``subject_model`` itself."""
+def decoder(run: Run, person: Subject) -> Artifact | None:
+    """The base VAE's decoder finetuned on ``person``'s image(s), encoder frozen; None with
+    ``decoder.enabled: false`` (Ours_No-VAE-FT). It depends on the images alone, not on the UNet
+    or adapter, so one serves every variant that shares the images."""
     from .train.finetune import train_decoder
 
     if not run.profile.decoder.enabled:
-        return subject_model
+        return None
 
     def build(work: Path) -> dict:
-        return train_decoder(run.profile, load_pipeline(subject_model), person, work, run.progress)
+        return train_decoder(run.profile, base(run).vae, person, work, run.progress)
 
-    return run.cache.artifact(run.profile, "decoder", build, collective=True,
-                              person=person.key, subject_model=subject_model.key)
+    return run.cache.artifact(run.profile, "decoder", build, collective=True, images=person.images_key)
 
 
-def finetuned(run: Run, stage1_model: Artifact, person: Subject) -> Artifact:
-    """Fig. 5: the subject stage, then the decoder stage, for one person."""
-    return decoder(run, subject(run, stage1_model, person), person)
+def finetuned(run: Run, stage1_model: Artifact, person: Subject) -> "Model":
+    """Fig. 5: the subject stage, then the decoder stage, for one person: the model to sample."""
+    return Model.of(subject(run, stage1_model, person), decoder(run, person))
 
 
 def sample_settings(run: Run, **overrides) -> dict:
@@ -216,8 +243,12 @@ class Model:
     load: Callable[[], object]
 
     @classmethod
-    def of(cls, artifact: Artifact) -> "Model":
-        return cls(f"{artifact.stage}/{artifact.key}", lambda: _shared_pipeline(artifact.path))
+    def of(cls, artifact: Artifact, decoder_model: Artifact | None = None) -> "Model":
+        """The UNet + adapter of a stage1 / subject ``artifact``, with the VAE of ``decoder_model`` if given."""
+        if decoder_model is None:
+            return cls(f"{artifact.stage}/{artifact.key}", lambda: _shared_pipeline(artifact.path))
+        return cls(f"{artifact.stage}/{artifact.key}+decoder/{decoder_model.key}",
+                   lambda: _shared_pipeline(artifact.path, decoder_model.path))
 
 
 def frames(run: Run, model: Model, person: Subject, iuv: np.ndarray, targets: list[int], sample: dict) -> np.ndarray:

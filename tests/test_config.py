@@ -80,7 +80,9 @@ def test_stage_hash_depends_only_on_the_stage_settings():
     assert a.stage_hash("subject", person="v0") != a.stage_hash("subject", person="v1")
     crops = load_profile("tiny", ["subject.random_crop=false"])  # the subject section counts for the same person
     assert a.stage_hash("subject", person="v0") != crops.stage_hash("subject", person="v0")
-    assert a.stage_hash("decoder", person="v0") != crops.stage_hash("decoder", person="v0")
+    assert a.stage_hash("decoder", images="v0") != crops.stage_hash("decoder", images="v0")
+    for same in ("subject.steps=7", "subject.lr=1e-3", "model.n_poses=1", "model.image_encoder=clip", "stage1.lr=3e-4"):
+        assert a.stage_hash("decoder") == load_profile("tiny", [same]).stage_hash("decoder"), same  # the UNet's
     with pytest.raises(ValueError, match=r"extras \['subject'\] are named like settings sections"):
         a.stage_hash("subject", subject="v0")  # would replace the subject section in the hash
 

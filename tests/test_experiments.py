@@ -129,7 +129,8 @@ def test_worker_processes_finetune_every_subject_once_into_the_shared_cache(tmp_
     reproduce.finetune_subjects(run, videos)
     built = sorted(str(p.parent.relative_to(tmp_path)) for p in (tmp_path / "cache").rglob("manifest.json"))
     subjects = [b for b in built if b.startswith("cache/subject/")]
-    assert len(subjects) == 2 * 4 and len([b for b in built if b.startswith("cache/decoder/")]) == 2 * 4
+    decoders = [b for b in built if b.startswith("cache/decoder/")]  # one per set of images: 1 photo, 3 photos
+    assert len(subjects) == 2 * 4 and len(decoders) == 2 * 2
     methods = reproduce.train_variants(Run(run.profile, run.cache, progress=False), videos)  # workers=1
     assert sorted(str(p.parent.relative_to(tmp_path)) for p in (tmp_path / "cache").rglob("manifest.json")) == built
     assert methods[ex.FULL].artifacts[videos[1].name]["subject"].path.is_dir()

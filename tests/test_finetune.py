@@ -35,10 +35,11 @@ def test_stages_chain_and_are_cached(cache):
     video = stages.data(run).test[0]
     person = Subject.from_video(video, [0], run.profile.model.n_poses)
     sub_art = stages.subject(run, s1, person)
-    dec = stages.decoder(run, sub_art, person)
-    assert stages.subject(run, s1, person).loaded and stages.decoder(run, sub_art, person).loaded
+    dec = stages.decoder(run, person)
+    assert stages.subject(run, s1, person).loaded and stages.decoder(run, person).loaded
     assert sub_art.manifest["images"] == 1 and sub_art.manifest["subject"] == video.name
-    pipe, sub = stages.load_pipeline(dec), stages.load_pipeline(sub_art)
+    assert (dec.path / "vae" / "config.json").is_file() and not (dec.path / "pipeline").exists()  # the VAE alone
+    pipe, sub = stages.load_pipeline(sub_art, dec), stages.load_pipeline(sub_art)
     # decoder finetuning changed the decoder and nothing else
     assert not torch.equal(pipe.vae.decoder.conv_out.weight, sub.vae.decoder.conv_out.weight)
     assert torch.equal(pipe.vae.encoder.conv_in.weight, sub.vae.encoder.conv_in.weight)
@@ -79,11 +80,30 @@ def test_ablation_variants_train(cache, overrides, check):
     assert check(stages.load_pipeline(stages.stage1(smoke_run(cache, *overrides))))
 
 
-def test_no_decoder_finetuning_is_the_subject_artifact(cache):
+def test_no_decoder_finetuning_samples_the_subject_artifact(cache):
     run = smoke_run(cache, "decoder.enabled=false")
     video = stages.data(run).test[0]
     person = Subject.from_video(video, [0], run.profile.model.n_poses)
-    assert stages.finetuned(run, stages.stage1(run), person).stage == "subject"
+    sub = stages.subject(run, stages.stage1(run), person)
+    assert stages.decoder(run, person) is None
+    assert stages.finetuned(run, stages.stage1(run), person).key == f"subject/{sub.key}"
+
+
+def test_variants_that_differ_in_the_unet_share_one_decoder_trained_from_the_base_vae(cache):
+    """The decoder stage reads the base VAE and the images only; other images, another decoder."""
+    runs = [smoke_run(cache, *switch) for switch in ((), ("model.image_encoder=clip",), ("model.n_poses=1",))]
+    video = stages.data(runs[0]).test[0]
+    people = [Subject.from_video(video, [0], r.profile.model.n_poses) for r in runs]
+    assert people[0].key != people[2].key and people[0].images_key == people[2].images_key
+    decoders = [stages.decoder(r, p) for r, p in zip(runs, people)]
+    assert len({d.key for d in decoders}) == 1 and all(d.loaded for d in decoders[1:])
+    models = [stages.finetuned(r, stages.stage1(r), p) for r, p in zip(runs, people)]
+    assert len({m.key for m in models}) == 3  # the UNet + adapter still differ
+    base_vae = stages.base(runs[0]).vae.state_dict()
+    pipe = stages.load_pipeline(stages.subject(runs[0], stages.stage1(runs[0]), people[0]))
+    assert all(torch.equal(v, pipe.vae.state_dict()[k]) for k, v in base_vae.items())  # stages 1 and 2 keep it
+    other = stages.decoder(runs[0], Subject.from_video(video, [1], runs[0].profile.model.n_poses))
+    assert other.key != decoders[0].key
 
 
 def test_empty_training_split_is_a_clear_error(tmp_path):

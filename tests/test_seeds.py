@@ -84,7 +84,7 @@ def test_a_subject_seed_retrains_the_subject_stages_on_the_same_stage1():
     s1, s1_other = stages.stage1(run), stages.stage1(other)
     assert s1.key == s1_other.key
     sub, sub_other = stages.subject(run, s1, person), stages.subject(other, s1_other, person)
-    dec, dec_other = stages.decoder(run, sub, person), stages.decoder(other, sub_other, person)
+    dec, dec_other = stages.decoder(run, person), stages.decoder(other, person)
     assert sub.key != sub_other.key and dec.key != dec_other.key
     for x, y in ((sub, sub_other), (dec, dec_other)):  # the seed reached the training: other crops, other losses
         assert (x.path / "loss.csv").read_text() != (y.path / "loss.csv").read_text()

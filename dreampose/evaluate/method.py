@@ -30,8 +30,9 @@ class DreamPoseMethod:
     @classmethod
     def from_artifacts(cls, label: str, run: stages.Run, subjects: dict[str, stages.Subject],
                        artifacts: dict[str, dict[str, Artifact]]) -> "DreamPoseMethod":
-        """Sample, for each video, the last of its stage artifacts (stage1 < subject < decoder)."""
-        models = {name: stages.Model.of(list(arts.values())[-1]) for name, arts in artifacts.items()}
+        """Sample, for each video, its subject artifact (else its stage-1 one) with its decoder's VAE, if any."""
+        models = {name: stages.Model.of(arts.get("subject", arts["stage1"]), arts.get("decoder"))
+                  for name, arts in artifacts.items()}
         return cls(label, run, models, subjects, stages.sample_settings(run), artifacts)
 
     def __call__(self, video: Video, input_index: int, targets: list[int]) -> np.ndarray:

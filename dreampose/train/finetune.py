@@ -5,10 +5,10 @@ decoder stages (``dreampose.stages`` caches them; each trainer writes into a wor
              conditioning dropout (5% image, 5% pose in the paper).
     subject  UNet + adapter on the input image(s) of one test subject, no dropout, joint
              random-crop augmentation of image and pose (switchable).
-    decoder  the VAE decoder alone on the subject image(s), encoder frozen.
+    decoder  the base VAE's decoder alone on the subject image(s), encoder frozen.
 
-Each trainer leaves ``pipeline/`` (a DreamPosePipeline saved with save_pretrained) and
-``loss.csv`` in its work folder. Run under ``accelerate launch`` the same functions train on
+Each trainer leaves ``pipeline/`` (a DreamPosePipeline saved with save_pretrained; the decoder
+stage: ``vae/``, the AutoencoderKL alone) and ``loss.csv`` in its work folder. Run under ``accelerate launch`` the same functions train on
 several processes (the world and the base model must be cached beforehand); only the main
 process finalises the artifact.
 """
@@ -26,7 +26,8 @@ from ..files import atomic_path
 from .loop import LoopConfig, TrainingError, train
 from .objectives import DecoderObjective, DreamPoseObjective
 
-PIPELINE_DIR = "pipeline"  # the name dreampose.stages reads back
+PIPELINE_DIR = "pipeline"  # the names dreampose.stages reads back
+VAE_DIR = "vae"
 SNAPSHOT_DIR = "snapshots"  # snapshots/step-000250/pipeline/, ...: the pipeline after that many steps
 
 
@@ -55,10 +56,11 @@ def collate(dataset):
     return make_batch
 
 
-def _finish(summary: dict, pipe, work: Path, train_dir: Path) -> dict:
-    """Save the trained pipeline and the loss curve; drop the checkpoints (main process only)."""
+def _finish(summary: dict, model, work: Path, train_dir: Path, folder: str = PIPELINE_DIR) -> dict:
+    """Save the trained ``model`` (a pipeline, or the VAE) as ``folder`` and the loss curve; drop
+    the checkpoints (main process only)."""
     if summary["is_main_process"]:
-        pipe.save_pretrained(work / PIPELINE_DIR, safe_serialization=True)
+        model.save_pretrained(work / folder, safe_serialization=True)
         shutil.copy(train_dir / "loss.csv", work / "loss.csv")
         shutil.rmtree(train_dir, ignore_errors=True)
     return {k: summary[k] for k in ("final_loss", "steps", "resumed_from", "train_seconds", "processes")}
@@ -134,9 +136,9 @@ def train_subject(profile: Profile, pipe, person, work: Path, progress: bool = T
     return {**_finish(summary, pipe, work, work / "train"), "subject": person.name, "images": len(person.images)}
 
 
-def train_decoder(profile: Profile, pipe, person, work: Path, progress: bool = True) -> dict:
-    """The VAE decoder of ``pipe`` (after stage 2) on ``person``'s image(s), encoder frozen; seeded
-    like the subject stage (``subject.seed``)."""
+def train_decoder(profile: Profile, vae, person, work: Path, progress: bool = True) -> dict:
+    """The decoder of ``vae`` (the base model's, which the other stages leave frozen) on ``person``'s
+    image(s), encoder frozen; seeded and cropped like the subject stage (``subject.seed``, ``random_crop``)."""
     from ..data.images import video_to_tensor
     from ..data.pairs import SubjectDataset
 
@@ -147,5 +149,6 @@ def train_decoder(profile: Profile, pipe, person, work: Path, progress: bool = T
                           random_crop=profile.subject.random_crop, crop_scale=profile.subject.crop_scale)
     cfg = LoopConfig(steps=dec.steps, lr=dec.lr, batch_size=dec.batch_size,
                      checkpoint_every=dec.checkpoint_every, seed=subject_seed(profile), desc=f"decoder {person.name}")
-    summary = train(DecoderObjective(pipe.vae), collate(data), cfg, work / "train", progress=progress)
-    return {**_finish(summary, pipe, work, work / "train"), "subject": person.name, "images": len(person.images)}
+    summary = train(DecoderObjective(vae), collate(data), cfg, work / "train", progress=progress)
+    return {**_finish(summary, vae, work, work / "train", VAE_DIR), "subject": person.name,
+            "images": len(person.images)}

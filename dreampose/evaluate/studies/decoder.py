@@ -24,11 +24,11 @@ def decoder_reconstruction(before: Artifact, after: Artifact, video, images: lis
     "psnr": {(version, split): mean PSNR}, "l1": same}."""
     from diffusers import AutoencoderKL
 
-    from ...train.finetune import PIPELINE_DIR
+    from ...stages import vae_path
 
     out = {"images": list(images), "targets": list(targets), "psnr": {}, "l1": {}}
     for version, art in (("before", before), ("after", after)):
-        vae = AutoencoderKL.from_pretrained(art.path / PIPELINE_DIR / "vae").eval()  # the VAE alone
+        vae = AutoencoderKL.from_pretrained(vae_path(art)).eval()  # the VAE alone
         out[version] = {}
         for split, idx in (("subject", images), ("targets", targets)):
             rec = _vae_roundtrip(vae, video.frames[idx])

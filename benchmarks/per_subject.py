@@ -1,0 +1,86 @@
+"""Cost of one subject's finetuning stages, at one torch thread (as a `--workers` process runs them).
+
+    python -m benchmarks.per_subject [--profile tiny] [--repeats 2]
+
+On one validation subject, with the profile's own budgets and its stage-1 model (shipped or
+cached), times, interleaved ``--repeats`` times:
+
+* the subject stage encoding its conditioning photo every step, and once per distinct batch
+  (``DreamPoseObjective(fixed_images=True)``, what the stage runs: the same weights);
+* the decoder stage (from the base VAE).
+
+Then counts the subject and decoder artifacts one test subject needs over every variant of the
+evaluation (``reproduce.VARIANTS``): the decoder stage is keyed by the images alone, so the
+variants that differ only in the UNet or adapter share one.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    from dreampose import reproduce, stages
+    from dreampose.config import load_profile
+    from dreampose.data.world import validation_videos
+    from dreampose.evaluate.protocol import protocol_subject
+    from dreampose.progress import quiet_libraries
+    from dreampose.train import finetune
+
+    from .common import interleaved, machine
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.per_subject", description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="tiny")
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args(argv)
+    quiet_libraries()
+    torch.set_num_threads(1)
+    run = stages.Run(load_profile(args.profile), progress=False)
+    video = validation_videos(run.profile, 1)[0]
+    person = protocol_subject(run.profile, video)
+    s1 = stages.stage1(run)
+
+    def subject_stage(fixed: bool):
+        def go() -> float:  # train_subject with its objective's fixed_images switched
+            pipe = stages.load_pipeline(s1)
+            original = finetune.DreamPoseObjective
+            finetune.DreamPoseObjective = lambda p, **_: original(p, fixed_images=fixed)
+            try:
+                with tempfile.TemporaryDirectory() as tmp:
+                    return float(finetune.train_subject(run.profile, pipe, person, Path(tmp), False)["train_seconds"])
+            finally:
+                finetune.DreamPoseObjective = original
+        return go
+
+    def decoder_stage() -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            vae = stages.base(run.quiet()).vae
+            return float(finetune.train_decoder(run.profile, vae, person, Path(tmp), False)["train_seconds"])
+
+    times = interleaved({"subject, photo encoded every step": subject_stage(False),
+                         "subject, photo encoded once (fixed_images)": subject_stage(True),
+                         "decoder": decoder_stage}, repeats=args.repeats, warmup=False)
+    keys = {"subject": set(), "decoder": set()}
+    for switch in reproduce.VARIANTS.values():
+        r = run.variant(*switch)
+        p = protocol_subject(r.profile, video)
+        keys["subject"].add(r.profile.stage_hash("subject", person=p.key, stage1_model=stages.stage1(r).key))
+        if r.profile.decoder.enabled:
+            keys["decoder"].add(r.profile.stage_hash("decoder", images=p.images_key))
+    print(machine())
+    print(f"profile {args.profile}, subject {run.profile.subject.steps} steps, decoder {run.profile.decoder.steps} "
+          f"steps, 1 thread, validation subject {video.name}:")
+    for name, t in times.items():
+        print(f"  {name}: {t['median']:.1f} s  (runs {t['runs']})")
+    base, fixed = (times[k]["median"] for k in list(times)[:2])
+    print(f"  fixed_images: {base / fixed:.2f}x faster")
+    print(f"per test subject over {len(reproduce.VARIANTS)} variants: {len(keys['subject'])} subject and "
+          f"{len(keys['decoder'])} decoder artifacts")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
