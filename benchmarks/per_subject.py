@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def decoder_stage() -> float:
         with tempfile.TemporaryDirectory() as tmp:
-            vae = stages.base(run.quiet()).vae
+            vae = stages.base_vae(run)
             return float(finetune.train_decoder(run.profile, vae, person, Path(tmp), False)["train_seconds"])
 
     times = interleaved({"subject, photo encoded every step": subject_stage(False),

@@ -101,6 +101,16 @@ def data(run: Run):
     return load_world(run.profile, run.cache, progress=run.progress)
 
 
+def _base_folder(run: Run) -> str | Path:
+    """Where the base lives: the hub id (``base.source: hub``) or its cached artifact, trained if missing."""
+    from .train.base import pretrain_base
+
+    if run.profile.base.source == "hub":
+        return run.profile.base.pretrained
+    return run.cache.artifact(run.profile, "base",
+                              lambda work: pretrain_base(run.profile, data(run), work, run.progress)).path
+
+
 def base(run: Run):
     """The pretrained base: trained here and cached (``base.source: train``) or from the hub."""
     from .models.base import load_base_from
@@ -108,11 +118,14 @@ def base(run: Run):
     b = run.profile.base
     if b.source == "hub":
         return load_base_from(b.pretrained, b.image_encoder, b.revision)
-    from .train.base import pretrain_base
+    return load_base_from(_base_folder(run))
 
-    artifact = run.cache.artifact(run.profile, "base",
-                                  lambda work: pretrain_base(run.profile, data(run), work, run.progress))
-    return load_base_from(artifact.path)
+
+def base_vae(run: Run):
+    """The base's VAE alone (what the decoder stage starts from), without loading the other parts."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL.from_pretrained(_base_folder(run), subfolder="vae", revision=run.profile.base.revision or None)
 
 
 def _pipeline_in(folder: Path, decoder_folder: Path | None = None):
@@ -188,7 +201,7 @@ def decoder(run: Run, person: Subject) -> Artifact | None:
         return None
 
     def build(work: Path) -> dict:
-        return train_decoder(run.profile, base(run).vae, person, work, run.progress)
+        return train_decoder(run.profile, base_vae(run), person, work, run.progress)
 
     return run.cache.artifact(run.profile, "decoder", build, collective=True, images=person.images_key)
 

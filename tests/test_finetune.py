@@ -99,7 +99,7 @@ def test_variants_that_differ_in_the_unet_share_one_decoder_trained_from_the_bas
     assert len({d.key for d in decoders}) == 1 and all(d.loaded for d in decoders[1:])
     models = [stages.finetuned(r, stages.stage1(r), p) for r, p in zip(runs, people)]
     assert len({m.key for m in models}) == 3  # the UNet + adapter still differ
-    base_vae = stages.base(runs[0]).vae.state_dict()
+    base_vae = stages.base_vae(runs[0]).state_dict()
     pipe = stages.load_pipeline(stages.subject(runs[0], stages.stage1(runs[0]), people[0]))
     assert all(torch.equal(v, pipe.vae.state_dict()[k]) for k, v in base_vae.items())  # stages 1 and 2 keep it
     other = stages.decoder(runs[0], Subject.from_video(video, [1], runs[0].profile.model.n_poses))

@@ -8,9 +8,9 @@ decoder stages (``dreampose.stages`` caches them; each trainer writes into a wor
     decoder  the base VAE's decoder alone on the subject image(s), encoder frozen.
 
 Each trainer leaves ``pipeline/`` (a DreamPosePipeline saved with save_pretrained; the decoder
-stage: ``vae/``, the AutoencoderKL alone) and ``loss.csv`` in its work folder. Run under ``accelerate launch`` the same functions train on
-several processes (the world and the base model must be cached beforehand); only the main
-process finalises the artifact.
+stage: ``vae/``, the AutoencoderKL alone) and ``loss.csv`` in its work folder. Run under
+``accelerate launch`` the same functions train on several processes (the world and the base
+model must be cached beforehand); only the main process finalises the artifact.
 """
 from __future__ import annotations
 
