@@ -251,13 +251,21 @@ def evaluate_stage(run: stages.Run, figures_dir: str | Path = "figures", importe
 
 def starting_models(profile: Profile) -> dict[str, tuple[Profile, str]]:
     """The models a reproduction starts from, as a profile may ship them ({label: (profile, stage)}):
-    the base (when trained here) and the stage-1 model of every variant that has its own."""
+    the base (when trained here), the stage-1 model of every variant that has its own, and the
+    two short stage-1 models of notebook 03's dropout study (when stage 1 is set in steps, not in
+    epochs of a data set only a run can count)."""
+    from .evaluate.studies.training import dropout_runs
+
     runs = {label: stages.Run(profile).variant(*switch).profile for label, switch in VARIANTS.items()}
     own = {}
     for label, variant in runs.items():
         own.setdefault(variant.stage_hash("stage1"), (f"stage 1 {label.split(',')[0]}", variant))
     models = {"base": (profile, "base")} if profile.base.source == "train" else {}
-    return {**models, **{label: (variant, "stage1") for label, variant in own.values()}}
+    models.update({label: (variant, "stage1") for label, variant in own.values()})
+    if profile.stage1.epochs <= 0:
+        for label, r in dropout_runs(stages.Run(profile), profile.stage1.steps).items():
+            models[f"stage 1 Ours_Full, {r.profile.stage1.steps} steps, {label} (notebook 03)"] = (r.profile, "stage1")
+    return models
 
 
 def run(r: stages.Run, figures_dir: str | Path = "figures", imported: dict[str, str] | None = None) -> Results:

@@ -148,7 +148,7 @@ print(f"stage 1: {m['steps']} steps in {m['train_seconds']:.0f} s, final loss {m
 # At step 0 the pose channels are zero, so the model ignores the pose entirely.
 
 # %%
-early = max(1, m["steps"] // 5)
+early = training.early_steps(m["steps"])
 videos = world.test[:2]
 snapshots = {"step 0 (surgery only)": training.init_method(run, {v.name: protocol_subject(p, v, 1) for v in videos}),
              f"step {early}": trained(training.stage1_at(run, early), "early", videos, finetune=False),
@@ -183,12 +183,12 @@ nb.show(panels.loss_curves(curves, marks={f"step {early}": early}, title="stage 
 # guess the first two. To see the difference we train the same stage 1 with all dropout
 # switched off (same data and seeds) and compare, on held-out test pairs, the
 # noise-prediction error of each branch. Both runs stop after a fifth of the steps (the
-# "early" model above), which keeps this study to minutes. Then we sample both models without guidance
+# "early" model above), which keeps this study to minutes; the tiny profile ships both with its
+# stage-1 weights, so there it costs nothing. Then we sample both models without guidance
 # (s_I = s_p = 1, only the full branch is used) and with the profile's guidance.
 
 # %%
-short = training.stage1_at(run, early)
-runs = {"with dropout": short, "no dropout": short.variant(*training.NO_DROPOUT)}
+runs = training.dropout_runs(run, m["steps"])
 losses = {label: training.branch_losses(stages.load_pipeline(stages.stage1(r)), world.test, r.profile, n_pairs=32)
           for label, r in runs.items()}
 say("noise-prediction error per branch on held-out test pairs ↓\n\n| branch | " + " | ".join(runs) + " |\n"

@@ -9,6 +9,7 @@ import torch
 from dreampose import shipped, stages
 from dreampose.cache import Cache
 from dreampose.config import load_profile
+from dreampose.evaluate.studies import training
 from dreampose.reproduce import starting_models
 
 
@@ -25,9 +26,9 @@ def _unet(path):
     return load_file(path / "pipeline" / "unet" / "diffusion_pytorch_model.safetensors")
 
 
-def test_ship_writes_the_base_and_three_stage1_models_with_manifests(weights):
+def test_ship_writes_the_base_and_five_stage1_models_with_manifests(weights):
     root, paths = weights
-    assert [p.parent.name for p in paths] == ["base", "stage1", "stage1", "stage1"]
+    assert [p.parent.name for p in paths] == ["base"] + ["stage1"] * 5
     for path in paths:
         manifest = json.loads((path / "manifest.json").read_text())
         assert manifest["key"] == path.name and manifest["rebuild"] == "dreampose ship --profile smoke"
@@ -46,7 +47,7 @@ def test_matching_weights_are_used_in_place(weights, tmp_path):
     assert stages.stage1(run).path == paths[1]
     assert not (tmp_path / "base").exists() and not (tmp_path / "stage1").exists()
     lines = shipped.report(run.cache, starting_models(run.profile))
-    assert len(lines) == 4 and all("shipped weights" in line for line in lines)
+    assert len(lines) == 6 and all("shipped weights" in line for line in lines)
 
 
 def test_weights_of_other_settings_are_reported_and_trained_here(weights, tmp_path):
@@ -71,10 +72,21 @@ def test_from_scratch_retrains_the_same_weights(weights, tmp_path, monkeypatch):
     assert "--from-scratch" in shipped.report(cache, {"base": (load_profile("smoke"), "base")})[0]
 
 
-def test_tiny_starts_from_one_base_and_three_stage1_models():
+def test_tiny_starts_from_one_base_three_stage1_models_and_the_dropout_study():
     models = starting_models(load_profile("tiny"))
-    assert list(models) == ["base", "stage 1 Ours_Full", "stage 1 Ours_CLIP", "stage 1 Ours_1-pose"]
-    assert len({p.stage_hash(stage) for p, stage in models.values()}) == 4
+    assert list(models) == ["base", "stage 1 Ours_Full", "stage 1 Ours_CLIP", "stage 1 Ours_1-pose",
+                            "stage 1 Ours_Full, 600 steps, with dropout (notebook 03)",
+                            "stage 1 Ours_Full, 600 steps, no dropout (notebook 03)"]
+    assert len({p.stage_hash(stage) for p, stage in models.values()}) == 6
+    study = training.dropout_runs(stages.Run(load_profile("tiny")), 3000)
+    assert [r.profile.stage_hash("stage1") for r in study.values()] == [p.stage_hash("stage1")
+                                                                       for p, _ in list(models.values())[4:]]
+
+
+def test_a_profile_counted_in_epochs_ships_no_dropout_study():
+    """Its early stage 1 depends on the data set's size, which only a run counts."""
+    models = starting_models(load_profile("tiny", ["stage1.epochs=2"]))
+    assert not [label for label in models if "notebook 03" in label]
 
 
 def test_the_test_split_size_does_not_change_the_shipped_keys():

@@ -26,6 +26,18 @@ def stage1_at(run: stages.Run, steps: int) -> stages.Run:
     return run.variant("stage1.epochs=0", f"stage1.steps={max(1, int(steps))}")
 
 
+def early_steps(steps: int) -> int:
+    """The "early" stage 1 of notebook 03: a fifth of the full run's ``steps``."""
+    return max(1, int(steps) // 5)
+
+
+def dropout_runs(run: stages.Run, steps: int) -> dict[str, stages.Run]:
+    """The two stage-1 runs of the dropout study: the early stage 1 of a ``steps``-step run, with
+    the profile's conditioning dropout and with none (same data, noise and timesteps)."""
+    short = stage1_at(run, early_steps(steps))
+    return {"with dropout": short, "no dropout": short.variant(*NO_DROPOUT)}
+
+
 def init_method(run: stages.Run, subjects: dict[str, stages.Subject]) -> DreamPoseMethod:
     """DreamPose right after the surgery (base UNet + zero-init conv_in and adapter), before any
     finetuning, sampled like the stage-1 model: it ignores the pose, sees the image through CLIP only."""
