@@ -34,6 +34,7 @@ OFF_GRID = (0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5)
 
 def cached_full_method(run, video):
     """DreamPose Full for ``video``'s subject from the cache, or MissingArtifact (never trains)."""
+    from dreampose import stages
     from dreampose.evaluate.experiments import FULL
     from dreampose.evaluate.protocol import protocol_subject
     from dreampose.reproduce import trained
@@ -42,9 +43,9 @@ def cached_full_method(run, video):
 
     s1 = require(run.profile, run.cache, "stage1")
     person = protocol_subject(run.profile, video)
-    subject = require(run.profile, run.cache, "subject", person=person.key, stage1_model=s1.key)
+    subject = require(run.profile, run.cache, "subject", **stages.subject_inputs(s1, person))
     if run.profile.decoder.enabled:
-        require(run.profile, run.cache, "decoder", images=person.images_key)
+        require(run.profile, run.cache, "decoder", **stages.decoder_inputs(person))
     method = trained(run, FULL, [video])  # every stage found: only loads
     if any(not a.loaded for a in method.artifacts[video.name].values()):
         raise MissingArtifact(MISSING.format(what="subject model", root=run.cache.root))

@@ -67,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     for switch in reproduce.VARIANTS.values():
         r = run.variant(*switch)
         p = protocol_subject(r.profile, video)
-        keys["subject"].add(r.profile.stage_hash("subject", person=p.key, stage1_model=stages.stage1(r).key))
+        keys["subject"].add(r.profile.stage_hash("subject", **stages.subject_inputs(stages.stage1(r), p)))
         if r.profile.decoder.enabled:
-            keys["decoder"].add(r.profile.stage_hash("decoder", images=p.images_key))
+            keys["decoder"].add(r.profile.stage_hash("decoder", **stages.decoder_inputs(p)))
     print(machine())
     print(f"profile {args.profile}, subject {run.profile.subject.steps} steps, decoder {run.profile.decoder.steps} "
           f"steps, 1 thread, validation subject {video.name}:")

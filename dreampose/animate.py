@@ -175,10 +175,11 @@ def finetuned_pipeline(run, subject=None):
         return stages.load_pipeline(s1)
     crops = "random crops on" if run.profile.subject.random_crop else "random crops off"
     _stage_line(run, "subject", f"subject finetuning of UNet + adapter ({crops})", run.profile.subject,
-                person=subject.key, stage1_model=s1.key)
+                **stages.subject_inputs(s1, subject))
     sub = stages.subject(run, s1, subject)
     if run.profile.decoder.enabled:
-        _stage_line(run, "decoder", "VAE decoder finetuning", run.profile.decoder, images=subject.images_key)
+        _stage_line(run, "decoder", "VAE decoder finetuning", run.profile.decoder,
+                   **stages.decoder_inputs(subject))
     return stages.load_pipeline(sub, stages.decoder(run, subject))
 
 

@@ -1,8 +1,9 @@
 """Pretrained weights shipped in the repository, as SD and the authors' stage-1 checkpoint are
 downloaded rather than retrained (``weights/<profile>/<stage>/<settings hash>/``).
 
-The tiny profile ships its base (standing in for Stable Diffusion's pretraining) and its three
-stage-1 models (Full, CLIP-only, 1-pose). Each folder is a finished cache artifact: the
+The tiny profile ships its base (standing in for Stable Diffusion's pretraining), its three
+stage-1 models (Full, CLIP-only, 1-pose) and the two short stage-1 models of notebook 03's
+dropout study (``reproduce.starting_models``). Each folder is a finished cache artifact: the
 safetensors weights, the loss curve(s), a sample sheet and ``manifest.json`` (the settings and
 their hash, package version, git commit, steps, wall time, machine, and the command that
 rebuilds it). ``Cache`` finds a shipped artifact by the same key it would build under, so a

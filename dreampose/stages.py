@@ -187,8 +187,12 @@ def subject(run: Run, stage1_model: Artifact, person: Subject) -> Artifact:
     def build(work: Path) -> dict:
         return train_subject(run.profile, load_pipeline(stage1_model), person, work, run.progress)
 
-    return run.cache.artifact(run.profile, "subject", build, collective=True,
-                              person=person.key, stage1_model=stage1_model.key)
+    return run.cache.artifact(run.profile, "subject", build, collective=True, **subject_inputs(stage1_model, person))
+
+
+def subject_inputs(stage1_model: Artifact, person: Subject) -> dict[str, str]:
+    """What the subject stage's cache key hashes besides the profile's settings."""
+    return {"person": person.key, "stage1_model": stage1_model.key}
 
 
 def decoder(run: Run, person: Subject) -> Artifact | None:
@@ -203,7 +207,12 @@ def decoder(run: Run, person: Subject) -> Artifact | None:
     def build(work: Path) -> dict:
         return train_decoder(run.profile, base_vae(run), person, work, run.progress)
 
-    return run.cache.artifact(run.profile, "decoder", build, collective=True, images=person.images_key)
+    return run.cache.artifact(run.profile, "decoder", build, collective=True, **decoder_inputs(person))
+
+
+def decoder_inputs(person: Subject) -> dict[str, str]:
+    """What the decoder stage's cache key hashes besides the profile's settings: the images alone."""
+    return {"images": person.images_key}
 
 
 def finetuned(run: Run, stage1_model: Artifact, person: Subject) -> "Model":
