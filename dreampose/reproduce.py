@@ -2,6 +2,7 @@
 order, then the paper's tables and effects (each stage cached, so a rerun resumes)."""
 from __future__ import annotations
 
+import json
 import textwrap
 import time
 from dataclasses import dataclass, replace
@@ -13,7 +14,7 @@ from .evaluate import effects as fx
 from .evaluate import experiments as ex
 from .evaluate.method import DreamPoseMethod
 from .evaluate.protocol import Result, protocol_subject
-from .files import atomic_write
+from .files import atomic_write, write_json_atomic
 from .provenance import machine_line
 
 MORE_IMAGES = f"{ex.FULL}, {fx.MORE_IMAGES} input images"  # paper 6.3
@@ -172,19 +173,39 @@ def score(run: stages.Run, methods: dict[str, DreamPoseMethod], videos, base, fi
     return Results(methods, table1, table2, more_images, sweep, found, suite)
 
 
+SEEDS_FILE = "effects_seeds.json"  # beside effects.md: the seeds column, kept by runs of one seed
+
+
 def write_effects(profile: Profile, found: list[fx.Effect], figures_dir: str | Path, command: str,
                   per_seed: dict[int, list[fx.Effect]] | None = None) -> Path:
     """``effects.md``: the effects ``found`` on ``profile``; with ``per_seed`` ({seed: effects}) a
-    column of their verdicts at each seed of the per-subject stages and sampling."""
+    column of their verdicts at each seed of the per-subject stages and sampling, also written to
+    ``effects_seeds.json``. A later run of the profile's seed alone (``make reproduce``, a
+    notebook) keeps that column while the settings and its own verdicts are those the seeds run
+    measured; otherwise it drops the column and says so."""
     text = f"Effects of the paper measured on profile {profile.name}, seed {profile.seed}. Made by `{command}` on " \
            f"{machine_line()}.\n\n"
-    columns = None
+    sidecar = Path(figures_dir) / SEEDS_FILE
+    own = {e.name: fx.table_verdict(e) for e in found}
+    columns, kept = None, None
     if per_seed:
         header = fx.seeds_header(list(per_seed))
         columns = {header: fx.seed_robustness(per_seed)}
-        text += (f"Column \"{header}\": the verdict again with the subject and decoder finetuning and the sampling "
-                 f"noise seeded by each of these seeds (`subject.seed`, `sample.seed`; the data, base model and "
-                 f"stage 1 fixed at seed {profile.seed}); an effect counts only if it holds beyond noise at every "
+        write_json_atomic(sidecar, {"evaluate_key": profile.stage_hash("evaluate"), "command": command,
+                                    "own_verdicts": own, "columns": columns})
+    elif sidecar.is_file():
+        kept = json.loads(sidecar.read_text())
+        if kept.get("evaluate_key") == profile.stage_hash("evaluate") and kept.get("own_verdicts") == own:
+            columns = kept["columns"]
+        else:
+            text += (f"The seeds column of `{kept.get('command')}` is left out: this run's settings or verdicts "
+                     f"differ from those it measured (`{SEEDS_FILE}`); run it again.\n\n")
+    if columns:
+        header = next(iter(columns))
+        source = f"Made by `{kept['command']}`, whose seed-{profile.seed} verdicts this run repeats. " if kept else ""
+        text += (f"Column \"{header}\": {source}the verdict again with the subject and decoder finetuning and the "
+                 f"sampling noise seeded by each of these seeds (`subject.seed`, `sample.seed`; the data, base model "
+                 f"and stage 1 fixed at seed {profile.seed}); an effect counts only if it holds beyond noise at every "
                  f"seed (one without a noise test: if it holds at every seed). The other seeds' tables: "
                  f"`seeds/<seed>/`.\n\n")
     return atomic_write(Path(figures_dir) / "effects.md", text + fx.report_effects(found, columns))

@@ -194,3 +194,23 @@ def test_bad_seeds_are_one_line_errors_with_an_example(seeds, words):
     assert code == 1 and len(lines) == 2 and "Traceback" not in err.getvalue()
     assert lines[0].startswith("dreampose evaluate: error: --seeds") and words in lines[0]
     assert lines[0].endswith("e.g. --seeds 0,1,2")
+
+
+def test_a_run_of_one_seed_keeps_the_seeds_column_only_while_it_repeats_what_the_seeds_run_measured(tmp_path):
+    from dreampose.reproduce import write_effects
+
+    def effects(beyond):
+        return [fx.Effect("3. decoder finetuning", "c", "PSNR", {}, True, "d", beyond)]
+
+    smoke = load_profile("smoke")
+    write_effects(smoke, effects(True), tmp_path, "dreampose evaluate --seeds 0,1", {0: effects(True), 1: effects(False)})
+    column = read_effects(tmp_path)["3. decoder finetuning"]["seeds 0,1"]
+    assert column == "holds beyond noise 1/2 (0: shown; 1: within noise)"
+    write_effects(smoke, effects(True), tmp_path, "dreampose reproduce")  # the same settings and verdicts
+    text = (tmp_path / "effects.md").read_text()
+    assert read_effects(tmp_path)["3. decoder finetuning"]["seeds 0,1"] == column
+    assert "Made by `dreampose evaluate --seeds 0,1`, whose seed-0 verdicts this run repeats" in text
+    for profile, found in ((smoke, effects(False)), (load_profile("smoke", ["subject.steps=2"]), effects(True))):
+        write_effects(profile, found, tmp_path, "dreampose reproduce")  # another verdict, or other settings
+        assert "seeds 0,1" not in read_effects(tmp_path)["3. decoder finetuning"]
+        assert "The seeds column of `dreampose evaluate --seeds 0,1` is left out" in (tmp_path / "effects.md").read_text()
