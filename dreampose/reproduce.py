@@ -202,8 +202,8 @@ def write_effects(profile: Profile, found: list[fx.Effect], figures_dir: str | P
                      f"differ from those it measured (`{SEEDS_FILE}`); run it again.\n\n")
     if columns:
         header = next(iter(columns))
-        source = f"Made by `{kept['command']}`, whose seed-{profile.seed} verdicts this run repeats. " if kept else ""
-        text += (f"Column \"{header}\": {source}the verdict again with the subject and decoder finetuning and the "
+        source = f" (made by `{kept['command']}`; this run repeats its seed-{profile.seed} verdicts)" if kept else ""
+        text += (f"Column \"{header}\"{source}: the verdict again with the subject and decoder finetuning and the "
                  f"sampling noise seeded by each of these seeds (`subject.seed`, `sample.seed`; the data, base model "
                  f"and stage 1 fixed at seed {profile.seed}); an effect counts only if it holds beyond noise at every "
                  f"seed (one without a noise test: if it holds at every seed). The other seeds' tables: "

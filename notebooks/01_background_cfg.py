@@ -16,9 +16,9 @@
 # # 01 · Background: latent diffusion and classifier-free guidance
 #
 # - **Paper:** sections 3 (latent diffusion, classifier-free guidance) and 4.4 (dual guidance)
-# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 53 s warm (artifact cache filled by
-#   `make reproduce`), about 16 min cold (empty cache: base ~9 min, stage 1 ~5 min, one
-#   test subject's finetuning and its explorer grid ~2 min)
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile, measured 2026-12-03): 55 s warm (every
+#   stage cached), 99 s as the last step of a fresh `make reproduce`; cold (alone, on an empty
+#   cache) about 2.5 min (it finetunes one test subject first; the base and stage 1 are shipped)
 # - [02 Architecture →](02_architecture.ipynb)
 #
 # DreamPose is built on Stable Diffusion, and almost everything it does at sampling time is a

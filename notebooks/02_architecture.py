@@ -16,8 +16,9 @@
 # # 02 · Architecture: turning a text-to-image model into DreamPose
 #
 # - **Paper:** section 4.2, Fig. 2-4
-# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 19 s warm (artifact cache filled by
-#   `make reproduce`), about 10 min cold (empty cache: the base model, ~9 min)
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile, measured 2026-12-03): 20 s warm (every
+#   stage cached), 23 s as the last step of a fresh `make reproduce`; cold (alone, on an empty
+#   cache) about the same (it trains nothing: the base is shipped)
 # - [← 01 Background](01_background_cfg.ipynb) · [03 Stage-1 training →](03_stage1_training.ipynb)
 #
 # DreamPose does not design a network from scratch. It takes a pretrained text-to-image latent

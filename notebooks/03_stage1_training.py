@@ -16,9 +16,9 @@
 # # 03 · Stage 1: learning to read a pose and a picture
 #
 # - **Paper:** section 4.2.3 (stage 1)
-# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 37 s warm (artifact cache
-#   filled by `make reproduce`; 627 s on the run that first trained its two extra stage-1 models),
-#   about 25 min cold (empty cache: base ~9 min, three stage-1 trainings ~15 min)
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile, measured 2026-12-03): 36 s warm (every
+#   stage cached), 58 s as the last step of a fresh `make reproduce`; cold (alone, on an empty
+#   cache) about the same (it trains nothing: the base and its five stage-1 models are shipped)
 # - [← 02 Architecture](02_architecture.ipynb) · [04 Subject finetuning →](04_subject_finetuning.ipynb)
 #
 # After the surgery of notebook 02 the network computes exactly what the base model computes,

@@ -16,8 +16,9 @@
 # # 05 · Finetuning the VAE decoder (paper Fig. 6)
 #
 # - **Paper:** section 4.2.3 (VAE decoder finetuning), Fig. 6
-# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 20 s warm (artifact cache filled by
-#   `make reproduce`), about 20 min cold (empty cache: it trains what `make reproduce` trains)
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile, measured 2026-12-03): 54 s warm (every
+#   stage cached), 47 s as the last step of a fresh `make reproduce`; cold (alone, on an empty
+#   cache) about 34 min (it first trains and scores what `make reproduce` does)
 # - [← 04 Subject finetuning](04_subject_finetuning.ipynb) · [06 Ablations →](06_ablations.ipynb)
 #
 # Everything DreamPose draws passes through the VAE decoder at the very end, x' = D(z'). A

@@ -16,8 +16,9 @@
 # # 06 · Ablations (paper Table 2, Fig. 10-11)
 #
 # - **Paper:** Table 2, Fig. 10-11
-# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 20 s warm (artifact cache filled by
-#   `make reproduce`), about 20 min cold (empty cache: it trains what `make reproduce` trains)
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile, measured 2026-12-03): 24 s warm (every
+#   stage cached), 28 s as the last step of a fresh `make reproduce`; cold (alone, on an empty
+#   cache) about 34 min (it first trains and scores what `make reproduce` does)
 # - [← 05 Decoder finetuning](05_vae_decoder_finetuning.ipynb) · [07 Comparisons →](07_comparisons.ipynb)
 #
 # Which of DreamPose's choices matter? The paper removes one at a time:

@@ -16,8 +16,9 @@
 # # 07 · Comparisons (paper Table 1, Fig. 7-9)
 #
 # - **Paper:** Table 1, Fig. 7-9
-# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 15 s warm (artifact cache filled by
-#   `make reproduce`), about 20 min cold (empty cache: it trains what `make reproduce` trains)
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile, measured 2026-12-03): 16 s warm (every
+#   stage cached), 19 s as the last step of a fresh `make reproduce`; cold (alone, on an empty
+#   cache) about 34 min (it first trains and scores what `make reproduce` does)
 # - [← 06 Ablations](06_ablations.ipynb) · [08 Failure cases →](08_failure_cases.ipynb)
 #
 # The paper compares DreamPose with two motion-transfer methods, MRAA and TPSMM, retrained on

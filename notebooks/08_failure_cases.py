@@ -16,8 +16,9 @@
 # # 08 · Where it fails, and what it costs (paper section 7, Fig. 13)
 #
 # - **Paper:** section 7, Fig. 13
-# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile): 18 s warm (artifact cache filled by
-#   `make reproduce`), about 20 min cold (empty cache: it trains what `make reproduce` trains)
+# - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile, measured 2026-12-03): 30 s warm (every
+#   stage cached), 32 s as the last step of a fresh `make reproduce`; cold (alone, on an empty
+#   cache) about 34 min (it first trains and scores what `make reproduce` does)
 # - [← 07 Comparisons](07_comparisons.ipynb)
 #
 # The paper closes with its failures: arms that disappear into the garment, details that were

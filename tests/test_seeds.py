@@ -209,7 +209,7 @@ def test_a_run_of_one_seed_keeps_the_seeds_column_only_while_it_repeats_what_the
     write_effects(smoke, effects(True), tmp_path, "dreampose reproduce")  # the same settings and verdicts
     text = (tmp_path / "effects.md").read_text()
     assert read_effects(tmp_path)["3. decoder finetuning"]["seeds 0,1"] == column
-    assert "Made by `dreampose evaluate --seeds 0,1`, whose seed-0 verdicts this run repeats" in text
+    assert "(made by `dreampose evaluate --seeds 0,1`; this run repeats its seed-0 verdicts)" in text
     for profile, found in ((smoke, effects(False)), (load_profile("smoke", ["subject.steps=2"]), effects(True))):
         write_effects(profile, found, tmp_path, "dreampose reproduce")  # another verdict, or other settings
         assert "seeds 0,1" not in read_effects(tmp_path)["3. decoder finetuning"]
