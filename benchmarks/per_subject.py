@@ -1,6 +1,6 @@
 """Cost of one subject's finetuning stages, at one torch thread (as a `--workers` process runs them).
 
-    python -m benchmarks.per_subject [--profile tiny] [--repeats 2]
+    python -m benchmarks.per_subject [--profile tiny] [--repeats 2] [--breakdown]
 
 On one validation subject, with the profile's own budgets and its stage-1 model (shipped or
 cached), times, interleaved ``--repeats`` times:
@@ -8,6 +8,11 @@ cached), times, interleaved ``--repeats`` times:
 * the subject stage encoding its conditioning photo every step, and once per distinct batch
   (``DreamPoseObjective(fixed_images=True)``, what the stage runs: the same weights);
 * the decoder stage (from the base VAE).
+
+With ``--breakdown``, one more subject stage runs under cProfile and the shares of its time
+spent encoding latents with the VAE, in the UNet's forward pass, in the backward pass and in
+the optimizer are printed (cProfile slows Python-heavy code more than torch kernels, so the
+shares are approximate).
 
 Then counts the subject and decoder artifacts one test subject needs over every variant of the
 evaluation (``reproduce.VARIANTS``): the decoder stage is keyed by the images alone, so the
@@ -35,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.per_subject", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="tiny")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--breakdown", action="store_true", help="profile one subject stage (cProfile)")
     args = parser.parse_args(argv)
     quiet_libraries()
     torch.set_num_threads(1)
@@ -77,9 +83,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name}: {t['median']:.1f} s  (runs {t['runs']})")
     base, fixed = (times[k]["median"] for k in list(times)[:2])
     print(f"  fixed_images: {base / fixed:.2f}x faster")
+    if args.breakdown:
+        print("one subject stage (fixed_images) under cProfile, share of its time:")
+        for part, share in breakdown(lambda: subject_stage(True)()).items():
+            print(f"  {part}: {share:.0%}")
     print(f"per test subject over {len(reproduce.VARIANTS)} variants: {len(keys['subject'])} subject and "
           f"{len(keys['decoder'])} decoder artifacts")
     return 0
+
+
+PARTS = {  # part: (file name ending, function name) of the profiled call that covers it
+    "VAE encoding (the target crops; the photo once)": ("dreampose/pipeline.py", "encode_latents"),
+    "UNet forward": ("unet_2d_condition.py", "forward"),
+    "backward": ("~", "<method 'run_backward' of 'torch._C._EngineBase' objects>"),
+    "optimizer (Adam)": ("torch/optim/adam.py", "adam"),
+}
+
+
+def breakdown(call) -> dict[str, float]:
+    """{part: share of ``call``'s profiled time} for the parts of ``PARTS``."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.runcall(call)
+    stats = pstats.Stats(profiler).stats  # {(file, line, function): (calls, ..., tottime, cumtime, callers)}
+    total = max(entry[3] for entry in stats.values())
+    return {part: sum(entry[3] for (file, _, func), entry in stats.items() if file.endswith(suffix) and func == name)
+            / total for part, (suffix, name) in PARTS.items()}
 
 
 if __name__ == "__main__":

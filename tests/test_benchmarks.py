@@ -97,3 +97,22 @@ def test_the_paper_models_are_built_on_the_device_asked_for():
     pipe = paper_pipeline(tiny=True, device="meta")
     for module in (pipe.vae, pipe.unet, pipe.adapter, pipe.image_encoder):
         assert {p.device.type for p in module.parameters()} == {"meta"}
+
+
+def test_per_subject_breakdown_finds_each_part_of_a_training_step():
+    from benchmarks.per_subject import PARTS, breakdown
+
+    pipe = dummy_pipeline()
+    optimizer = torch.optim.Adam(pipe.unet.parameters(), lr=1e-4)
+    cfg = pipe.unet.config
+
+    def step():
+        z = pipe.encode_latents(torch.rand(2, 3, 32, 32) * 2 - 1)
+        x = torch.cat([z, torch.zeros(2, cfg.in_channels - z.shape[1], *z.shape[-2:])], 1)
+        out = pipe.unet(x, torch.tensor([10, 20]), encoder_hidden_states=torch.randn(2, 3, cfg.cross_attention_dim))
+        out.sample.square().mean().backward()
+        optimizer.step()
+
+    shares = breakdown(step)
+    assert list(shares) == list(PARTS) and all(0 < share < 1 for share in shares.values()), shares
+    assert sum(shares.values()) <= 1
