@@ -19,7 +19,7 @@
 # - **Runtime** on 2 CPU cores (AMD EPYC, tiny profile, measured 2026-12-03): 33 s warm (every
 #   stage cached), 89 s as the last step of a fresh `make reproduce`; cold (alone, on an empty
 #   cache) about 36 min (it first trains and scores what `make reproduce` does, 34 min, then its
-#   own 4 subject models)
+#   own 4 artifacts: two subjects' subject and decoder stages without random crops)
 # - [← 03 Stage-1 training](03_stage1_training.ipynb) · [05 Decoder finetuning →](05_vae_decoder_finetuning.ipynb)
 #
 # Stage 1 knows people in general. Given the photo of someone it has never seen, it renders a
