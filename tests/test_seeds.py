@@ -214,3 +214,14 @@ def test_a_run_of_one_seed_keeps_the_seeds_column_only_while_it_repeats_what_the
         write_effects(profile, found, tmp_path, "dreampose reproduce")  # another verdict, or other settings
         assert "seeds 0,1" not in read_effects(tmp_path)["3. decoder finetuning"]
         assert "The seeds column of `dreampose evaluate --seeds 0,1` is left out" in (tmp_path / "effects.md").read_text()
+
+
+def test_the_evaluate_log_counts_the_verdicts_of_effects_md():
+    from dreampose.reproduce import shown
+
+    found = [fx.Effect("1. zero-init surgery", "c", "max abs diff", {}, True, "d"),
+             fx.Effect("2. CLIP+VAE vs CLIP", "c", "L1", {}, True, "d", False),  # right direction, within noise
+             fx.Effect("3. decoder finetuning", "c", "PSNR", {}, True, "d", True),
+             fx.Effect("vs copy: L1", "c", "L1", {}, False, "d", True)]  # contradicted beyond noise
+    assert shown(found) == "1 of 3 shown beyond noise, 1 of 1 hold without a noise test"
+    assert shown(found[1:]) == "1 of 3 shown beyond noise"
