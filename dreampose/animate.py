@@ -178,8 +178,7 @@ def finetuned_pipeline(run, subject=None):
                 **stages.subject_inputs(s1, subject))
     sub = stages.subject(run, s1, subject)
     if run.profile.decoder.enabled:
-        _stage_line(run, "decoder", "VAE decoder finetuning", run.profile.decoder,
-                   **stages.decoder_inputs(subject))
+        _stage_line(run, "decoder", "VAE decoder finetuning", run.profile.decoder, **stages.decoder_inputs(subject))
     return stages.load_pipeline(sub, stages.decoder(run, subject))
 
 
