@@ -284,15 +284,16 @@ def starting_models(profile: Profile) -> dict[str, tuple[Profile, str]]:
     epochs of a data set only a run can count)."""
     from .evaluate.studies.training import dropout_runs
 
-    runs = {label: stages.Run(profile).variant(*switch).profile for label, switch in VARIANTS.items()}
+    run = stages.Run(profile)
     own = {}
-    for label, variant in runs.items():
+    for label, switch in VARIANTS.items():
+        variant = run.variant(*switch).profile
         own.setdefault(variant.stage_hash("stage1"), (f"stage 1 {label.split(',')[0]}", variant))
     models = {"base": (profile, "base")} if profile.base.source == "train" else {}
     models.update({label: (variant, "stage1") for label, variant in own.values()})
     if profile.stage1.epochs <= 0:
-        for label, r in dropout_runs(stages.Run(profile), profile.stage1.steps).items():
-            models[f"stage 1 Ours_Full, {r.profile.stage1.steps} steps, {label} (notebook 03)"] = (r.profile, "stage1")
+        for label, r in dropout_runs(run, profile.stage1.steps).items():
+            models[f"stage 1 {ex.FULL}, {r.profile.stage1.steps} steps, {label} (notebook 03)"] = (r.profile, "stage1")
     return models
 
 
