@@ -27,4 +27,5 @@ def machine_line() -> str:
     """E.g. "AMD EPYC, torch 2.13.0, 2 threads" (threads as torch uses them now)."""
     import torch
 
-    return f"{cpu_name()}, torch {torch.__version__.split('+')[0]}, {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    return f"{cpu_name()}, torch {torch.__version__.split('+')[0]}, {threads} thread{'s' * (threads != 1)}"
