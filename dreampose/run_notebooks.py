@@ -117,6 +117,19 @@ def _kernel_environment(threads: int | None) -> None:
             os.environ[var] = str(int(threads))
 
 
+def kernel_config():
+    """Traitlets config for the kernels papermill starts: CurveZMQ transport encryption where this
+    jupyter_client and pyzmq offer it, so ipykernel (7.3 and later) does not warn on every start that
+    its TCP sockets are unencrypted; elsewhere the defaults."""
+    import zmq
+    from jupyter_client.manager import KernelManager
+    from traitlets.config import Config
+
+    if "transport_encryption" in KernelManager.class_trait_names() and zmq.has("curve"):
+        return Config({"KernelManager": {"transport_encryption": "auto"}})
+    return Config()
+
+
 def declared_outputs(executed: Path) -> list[str] | None:
     """The file names an executed notebook declared with ``Notebook.expect`` (None: it declared none)."""
     for cell in json.loads(Path(executed).read_text()).get("cells", []):
@@ -172,7 +185,7 @@ def execute(source: Path, parameters: dict, build_dir: Path = BUILD_DIR, force: 
     try:
         papermill.execute_notebook(str(ipynb), str(output), parameters=parameters, cwd=str(source.parent),
                                    kernel_name="python3", language="python", progress_bar=False,
-                                   log_output=log_output, execution_timeout=timeout)
+                                   log_output=log_output, execution_timeout=timeout, config=kernel_config())
     except papermill.PapermillExecutionError as err:
         raise _failure(err, source, output) from None
     seconds = round(time.perf_counter() - start, 1)

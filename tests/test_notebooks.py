@@ -159,6 +159,14 @@ def test_tiny_publishes_a_stable_executed_copy(tmp_path, one_thread):
     assert "| 01_good | tiny |" in table and "warm (trained nothing)" in table
 
 
+def test_a_kernel_starts_without_the_unencrypted_transport_warning(tmp_path, one_thread, capfd):
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    (folder / "01_good.py").write_text(GOOD)
+    run_all("smoke", tmp_path / "out", folder=folder, build_dir=tmp_path / "build")
+    assert "without encryption" not in capfd.readouterr().err  # ipykernel >= 7.3 warns on plain TCP
+
+
 def test_batch_resumes_and_names_the_failing_notebook(tmp_path, one_thread):
     folder, build, out = tmp_path / "nb", tmp_path / "build", tmp_path / "out"
     folder.mkdir()
