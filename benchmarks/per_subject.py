@@ -7,21 +7,24 @@ cached), times, interleaved ``--repeats`` times:
 
 * the subject stage encoding its conditioning photo every step, and once per distinct batch
   (``DreamPoseObjective(fixed_images=True)``, what the stage runs: the same weights);
-* the decoder stage (from the base VAE).
+* the decoder stage (from the base VAE);
+* all the subject and decoder stages one test subject needs over every variant of the evaluation
+  (``reproduce.VARIANTS``), in a worker's order, with the process's ``PosteriorMemo`` of the frozen
+  encoder's passes and without it (the same weights: tested).
 
 With ``--breakdown``, one more subject stage runs under cProfile and the shares of its time
 spent encoding latents with the VAE, in the UNet's forward pass, in the backward pass and in
 the optimizer are printed (cProfile slows Python-heavy code more than torch kernels, so the
 shares are approximate).
 
-Then counts the subject and decoder artifacts one test subject needs over every variant of the
-evaluation (``reproduce.VARIANTS``): the decoder stage is keyed by the images alone, so the
-variants that differ only in the UNet or adapter share one.
+The decoder stage is keyed by the images alone, so the variants that differ only in the UNet or
+adapter share one.
 """
 from __future__ import annotations
 
 import argparse
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -62,33 +65,64 @@ def main(argv: list[str] | None = None) -> int:
         return go
 
     def decoder_stage() -> float:
+        finetune.POSTERIORS.clear()  # no encoder pass remembered from another timed run
         with tempfile.TemporaryDirectory() as tmp:
             vae = stages.base_vae(run)
             return float(finetune.train_decoder(run.profile, vae, person, Path(tmp), False)["train_seconds"])
 
-    times = interleaved({"subject, photo encoded every step": subject_stage(False),
-                         "subject, photo encoded once (fixed_images)": subject_stage(True),
-                         "decoder": decoder_stage}, repeats=args.repeats, warmup=False)
-    keys = {"subject": set(), "decoder": set()}
+    jobs, keys = [], set()  # (stage, variant run, subject) of each distinct artifact, in VARIANTS order
     for switch in reproduce.VARIANTS.values():
         r = run.variant(*switch)
         p = protocol_subject(r.profile, video)
-        keys["subject"].add(r.profile.stage_hash("subject", **stages.subject_inputs(stages.stage1(r), p)))
-        if r.profile.decoder.enabled:
-            keys["decoder"].add(r.profile.stage_hash("decoder", **stages.decoder_inputs(p)))
+        for stage, inputs in (("subject", stages.subject_inputs(stages.stage1(r), p)),
+                              ("decoder", stages.decoder_inputs(p) if r.profile.decoder.enabled else None)):
+            if inputs is not None and (stage, r.profile.stage_hash(stage, **inputs)) not in keys:
+                keys.add((stage, r.profile.stage_hash(stage, **inputs)))
+                jobs.append((stage, r, p))
+
+    def one_test_subject(memo: bool):
+        def go() -> float:  # every job of one worker's test subject, the memo on or off
+            original = finetune.POSTERIORS
+            original.clear()
+            finetune.POSTERIORS = original if memo else None
+            start = time.perf_counter()
+            try:
+                with tempfile.TemporaryDirectory() as tmp:
+                    for k, (stage, r, p) in enumerate(jobs):
+                        if stage == "subject":
+                            finetune.train_subject(r.profile, stages.load_pipeline(stages.stage1(r)), p, Path(tmp) / str(k),
+                                                   False)
+                        else:
+                            finetune.train_decoder(r.profile, stages.base_vae(r), p, Path(tmp) / str(k), False)
+            finally:
+                finetune.POSTERIORS = original
+            if memo:
+                counts.update(hits=original.hits, misses=original.misses)
+            return time.perf_counter() - start
+        return go
+
+    counts = {}
+    times = interleaved({"subject, photo encoded every step": subject_stage(False),
+                         "subject, photo encoded once (fixed_images)": subject_stage(True),
+                         "decoder": decoder_stage,
+                         "one test subject, every variant's stages, no memo": one_test_subject(False),
+                         "one test subject, every variant's stages, PosteriorMemo": one_test_subject(True)},
+                        repeats=args.repeats, warmup=False)
+    n = {stage: sum(job[0] == stage for job in jobs) for stage in ("subject", "decoder")}
     print(machine())
     print(f"profile {args.profile}, subject {run.profile.subject.steps} steps, decoder {run.profile.decoder.steps} "
           f"steps, 1 thread, validation subject {video.name}:")
     for name, t in times.items():
         print(f"  {name}: {t['median']:.1f} s  (runs {t['runs']})")
-    base, fixed = (times[k]["median"] for k in list(times)[:2])
+    base, fixed, _, off, on = (t["median"] for t in times.values())
     print(f"  fixed_images: {base / fixed:.2f}x faster")
+    print(f"  one test subject ({n['subject']} subject and {n['decoder']} decoder stages, wall time with loading and "
+          f"saving): PosteriorMemo speed-up {off / on:.2f}x; {counts['hits']} of {counts['hits'] + counts['misses']} "
+          f"encoder passes remembered")
     if args.breakdown:
         print("one subject stage (fixed_images) under cProfile, share of its time:")
         for part, share in breakdown(lambda: subject_stage(True)()).items():
             print(f"  {part}: {share:.0%}")
-    print(f"per test subject over {len(reproduce.VARIANTS)} variants: {len(keys['subject'])} subject and "
-          f"{len(keys['decoder'])} decoder artifacts")
     return 0
 
 

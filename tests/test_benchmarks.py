@@ -116,3 +116,13 @@ def test_per_subject_breakdown_finds_each_part_of_a_training_step():
     shares = breakdown(step)
     assert list(shares) == list(PARTS) and all(0 < share < 1 for share in shares.values()), shares
     assert sum(shares.values()) <= 1
+
+
+def test_per_subject_remembers_the_encoder_passes_the_variants_and_the_decoder_repeat(capsys):
+    """On smoke (3 subject and 3 decoder steps): of the 4 subject and 2 decoder stages of one test
+    subject, only Ours_Full's and the 3-image subject stage encode new crops."""
+    from benchmarks import per_subject
+
+    assert per_subject.main(["--profile", "smoke", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "(4 subject and 2 decoder stages" in out and "12 of 18 encoder passes remembered" in out

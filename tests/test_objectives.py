@@ -5,7 +5,7 @@ import torch
 
 from dreampose.pipeline import DreamPosePipeline
 from dreampose.train.loop import LoopConfig, train
-from dreampose.train.objectives import DecoderObjective, DreamPoseObjective, dropout_masks
+from dreampose.train.objectives import DecoderObjective, DreamPoseObjective, PosteriorMemo, dropout_masks
 
 from dummies import dummy_base
 
@@ -92,3 +92,46 @@ def test_fixed_images_encode_each_distinct_batch_once_and_train_the_same_weights
         assert len(calls) == (2 if fixed else 6)
         weights[fixed] = {**pipe.unet.state_dict(), **{f"a.{k}": v for k, v in pipe.adapter.state_dict().items()}}
     assert all(torch.equal(v, weights[True][k]) for k, v in weights[False].items())
+
+
+def test_posterior_memo_shares_encoder_passes_between_stages_and_trains_the_same_weights(tmp_path):
+    """Two subject stages and a decoder stage on the same crops (as Ours_Full, Ours_CLIP and the
+    decoder of one photo draw them): the memo encodes each batch once, and every stage ends with
+    the weights it has without the memo."""
+    photo = batch(seed=1)["image"]
+
+    def make_batch(idx):
+        g = torch.Generator().manual_seed(idx[0])
+        return {"image": photo, "target": torch.rand(4, 3, 32, 32, generator=g) * 2 - 1,
+                "pose": torch.rand(4, 10, 8, 8, generator=g) * 2 - 1}
+
+    base = dummy_base()
+    weights, memo = {}, PosteriorMemo()
+    for posteriors in (None, memo):
+        trained = {}
+        for mode in ("clip+vae", "clip"):
+            pipe = DreamPosePipeline.from_base(copy.deepcopy(base), n_poses=5, image_encoder_mode=mode)
+            train(DreamPoseObjective(pipe, fixed_images=True, posteriors=posteriors), make_batch,
+                  LoopConfig(steps=5, lr=2e-3, batch_size=4, desc="s"), tmp_path / f"{mode}{posteriors}", progress=False)
+            trained.update({f"{mode}.{k}": v for k, v in pipe.unet.state_dict().items()})
+        vae = copy.deepcopy(base.vae)
+        train(DecoderObjective(vae, posteriors), make_batch, LoopConfig(steps=3, lr=2e-3, batch_size=4, desc="d"),
+              tmp_path / f"decoder{posteriors}", progress=False)
+        weights[posteriors is None] = {**trained, **{f"vae.{k}": v for k, v in vae.state_dict().items()}}
+    assert (memo.misses, memo.hits) == (5, 5 + 3)
+    assert all(torch.equal(v, weights[False][k]) for k, v in weights[True].items())
+
+
+def test_posterior_memo_keys_on_the_encoder_and_forgets_the_oldest_batches():
+    vae, pixels = dummy_base().vae, batch()["target"]
+    one = PosteriorMemo.encoder_key(vae)
+    memo = PosteriorMemo(max_bytes=1)  # room for one batch only
+    assert torch.equal(memo.posterior(vae, pixels, one).mean, vae.encode(pixels).latent_dist.mean)
+    memo.posterior(vae, pixels, one)
+    assert (memo.misses, memo.hits) == (1, 1)
+    memo.posterior(vae, pixels.flip(-2), one)  # evicts the first batch
+    memo.posterior(vae, pixels, one)
+    assert (memo.misses, memo.hits) == (3, 1)
+    with torch.no_grad():
+        vae.encoder.conv_in.weight.mul_(2)
+    assert PosteriorMemo.encoder_key(vae) != one

@@ -24,7 +24,7 @@ from ..cache import world_size
 from ..config import Profile, subject_seed
 from ..files import atomic_path
 from .loop import LoopConfig, TrainingError, train
-from .objectives import DecoderObjective, DreamPoseObjective
+from .objectives import POSTERIORS, DecoderObjective, DreamPoseObjective
 
 PIPELINE_DIR = "pipeline"  # the names dreampose.stages reads back
 VAE_DIR = "vae"
@@ -132,7 +132,7 @@ def train_subject(profile: Profile, pipe, person, work: Path, progress: bool = T
                           crop_scale=sub.crop_scale)
     cfg = LoopConfig(steps=sub.steps, lr=sub.lr, batch_size=sub.batch_size,
                      checkpoint_every=sub.checkpoint_every, seed=subject_seed(profile), desc=f"subject {person.name}")
-    summary = train(DreamPoseObjective(pipe, fixed_images=True), collate(data), cfg, work / "train", progress=progress)
+    summary = train(DreamPoseObjective(pipe, fixed_images=True, posteriors=POSTERIORS), collate(data), cfg, work / "train", progress=progress)
     return {**_finish(summary, pipe, work, work / "train"), "subject": person.name, "images": len(person.images)}
 
 
@@ -149,6 +149,6 @@ def train_decoder(profile: Profile, vae, person, work: Path, progress: bool = Tr
                           random_crop=profile.subject.random_crop, crop_scale=profile.subject.crop_scale)
     cfg = LoopConfig(steps=dec.steps, lr=dec.lr, batch_size=dec.batch_size,
                      checkpoint_every=dec.checkpoint_every, seed=subject_seed(profile), desc=f"decoder {person.name}")
-    summary = train(DecoderObjective(vae), collate(data), cfg, work / "train", progress=progress)
+    summary = train(DecoderObjective(vae, POSTERIORS), collate(data), cfg, work / "train", progress=progress)
     return {**_finish(summary, vae, work, work / "train", VAE_DIR), "subject": person.name,
             "images": len(person.images)}

@@ -21,10 +21,17 @@ them once: the encoders are frozen, so the loss is the same, at about a third le
 
 DecoderObjective finetunes only the VAE decoder D on the subject image(s) with a
 reconstruction loss ||D(E(x)) - x||_1 + ||D(E(x)) - x||_2^2, the encoder E frozen.
+
+Both read the posterior q(z | x) of the frozen encoder through a ``PosteriorMemo`` where one is
+given: the per-subject stages pass ``POSTERIORS``, kept for the whole process, because their
+encoder passes repeat. The subject stages of Ours_Full, Ours_CLIP and Ours_1-pose draw the same
+random crops (same seed), and the decoder stage of the same image(s) draws the first of them.
+z is still sampled from each step's own generator, so the trained weights are the same.
 """
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
@@ -43,11 +50,58 @@ def dropout_masks(
     return drop_both | drop_image_only, drop_both | drop_pose_only
 
 
+def _digest(*parts) -> str:
+    h = hashlib.sha1()
+    for part in parts:
+        h.update(part.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()  # any dtype
+                 if torch.is_tensor(part) else repr(part).encode())
+    return h.hexdigest()
+
+
+class PosteriorMemo:
+    """q(z | x) = N(mean, std^2) of a frozen VAE encoder per batch of pixels, keyed by the
+    encoder's weights and the batch's bytes; least recently used batches go beyond ``max_bytes``."""
+
+    def __init__(self, max_bytes: int = 256 * 2**20):
+        self.max_bytes = max_bytes
+        self._moments: OrderedDict[str, tuple[type, torch.Tensor]] = OrderedDict()
+        self.clear()
+
+    def clear(self) -> None:
+        self._moments.clear()
+        self.hits = self.misses = self._bytes = 0
+
+    @staticmethod
+    def encoder_key(vae) -> str:
+        """What the posterior depends on besides the pixels: the encoder's weights, dtype and device."""
+        return _digest(vae.dtype, vae.device, *vae.encoder.state_dict().values(), *vae.quant_conv.state_dict().values())
+
+    def posterior(self, vae, pixels: torch.Tensor, encoder_key: str):
+        """``vae.encode(pixels).latent_dist``, encoded once per distinct batch (``encoder_key``: ``encoder_key(vae)``)."""
+        key = _digest(encoder_key, tuple(pixels.shape), pixels.dtype, torch.is_autocast_enabled(pixels.device.type),
+                      pixels)
+        if key in self._moments:
+            self.hits += 1
+            self._moments.move_to_end(key)
+            kind, moments = self._moments[key]
+            return kind(moments)
+        self.misses += 1
+        dist = vae.encode(pixels.to(vae.device, vae.dtype)).latent_dist
+        self._moments[key] = (type(dist), dist.parameters)
+        self._bytes += dist.parameters.nbytes
+        while self._bytes > self.max_bytes and len(self._moments) > 1:
+            self._bytes -= self._moments.popitem(last=False)[1][1].nbytes
+        return dist
+
+
+POSTERIORS = PosteriorMemo()  # the process's memo, for the per-subject stages
+
+
 class DreamPoseObjective(nn.Module):
     """Noise-prediction loss of the pose- and image-conditioned UNet; trains UNet + adapter."""
 
     def __init__(self, pipe, image_dropout: float = 0.0, pose_dropout: float = 0.0, both_dropout: float = 0.0, *,
-                 fixed_images: bool = False):
+                 fixed_images: bool = False, posteriors: PosteriorMemo | None = None):
         super().__init__()
         self.unet, self.adapter = pipe.unet, pipe.adapter
         self.vae, self.image_encoder = pipe.vae, pipe.image_encoder  # frozen; registered so .to() moves them
@@ -59,6 +113,8 @@ class DreamPoseObjective(nn.Module):
         self.noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
         self.rates = (image_dropout, pose_dropout, both_dropout)
         self._features: dict[str, tuple] | None = {} if fixed_images else None
+        self.posteriors = posteriors
+        self._encoder_key = PosteriorMemo.encoder_key(self.vae) if posteriors is not None else None
 
     def image_features(self, images: torch.Tensor) -> tuple:
         """(c_CLIP, c_VAE) of the conditioning images; with ``fixed_images``, encoded once per
@@ -76,7 +132,11 @@ class DreamPoseObjective(nn.Module):
         target = batch["target"].to(device)
         pose = batch["pose"].to(device)
         with torch.no_grad():
-            z = pipe.encode_latents(target, generator=generator)
+            if self.posteriors is None:
+                z = pipe.encode_latents(target, generator=generator)
+            else:  # as encode_latents does, through the memo
+                dist = self.posteriors.posterior(pipe.vae, target, self._encoder_key)
+                z = dist.sample(generator=generator) * pipe.vae.config.scaling_factor
             clip_tokens, c_vae = self.image_features(batch["image"].to(device))
         c_image = self.adapter(clip_tokens, c_vae)
         n = z.shape[0]
@@ -96,16 +156,21 @@ class DreamPoseObjective(nn.Module):
 class DecoderObjective(nn.Module):
     """Reconstruction loss of the VAE decoder on the subject image(s); encoder frozen."""
 
-    def __init__(self, vae):
+    def __init__(self, vae, posteriors: PosteriorMemo | None = None):
         super().__init__()
         self.vae = vae
         vae.requires_grad_(False)
         vae.decoder.requires_grad_(True)
         vae.post_quant_conv.requires_grad_(True)
+        self.posteriors = posteriors
+        self._encoder_key = PosteriorMemo.encoder_key(vae) if posteriors is not None else None
 
     def forward(self, batch: dict, generator: torch.Generator) -> torch.Tensor:
         x = batch["target"].to(self.vae.device)
         with torch.no_grad():
-            z = self.vae.encode(x).latent_dist.sample(generator=generator)
+            if self.posteriors is None:
+                z = self.vae.encode(x).latent_dist.sample(generator=generator)
+            else:
+                z = self.posteriors.posterior(self.vae, x, self._encoder_key).sample(generator=generator)
         recon = self.vae.decode(z).sample
         return F.l1_loss(recon, x) + F.mse_loss(recon, x)
