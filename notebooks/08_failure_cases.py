@@ -148,13 +148,15 @@ nb.show(panels.temporal_panel(video.frames[targets], {FULL: full(video, i, targe
 #
 # From the manifests the cache writes for every trained artifact (wall time of the training
 # loop) and one sampling call timed now, beside the paper's figures for 2 A100 GPUs at 512 px
-# with 100 PNDM steps. Times on a shared machine vary with its load; the manifests keep the
-# times of the runs that built the artifacts.
+# with 100 PNDM steps. Each note names the machine the time was taken on: a shipped base or
+# stage-1 model keeps the machine it was trained on, which need not be this one, and a
+# `--workers` process trains with one thread. Times on a shared machine vary with its load.
 
 # %%
 times = timings(full, videos)
 display(Markdown(timings_markdown(times)))
-atomic_write(out / "timings.md", f"Timings on profile {p.name} beside the paper's. Made on {machine_line()}.\n\n"
+atomic_write(out / "timings.md", f"Timings on profile {p.name} beside the paper's; each note names the machine "
+             f"its time was measured on. Written on {machine_line()}.\n\n"
              + timings_markdown(times))
 
 # %% [markdown]

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from ... import stages
+from ...provenance import machine_line
 from ...guidance import branch_weights
 from ..experiments import targets_of
 
@@ -34,32 +35,40 @@ def _seconds(manifest: dict) -> float:
     return float(sum(secs.values()) if isinstance(secs, dict) else secs)
 
 
+def _machines(manifests) -> str:
+    """Where the artifacts were trained, as their manifests say (a shipped model: where it was made)."""
+    return "; ".join(sorted({m.get("machine", "machine not recorded") for m in manifests}))
+
+
 def timings(method, videos, n_frames: int = 4) -> list[dict]:
     """Rows {"step", "ours (s)", "paper", "note"}: base pretraining, stage 1, subject and decoder
-    finetuning (mean per test subject, from the manifests of ``method``'s artifacts) and sampling
-    (timed now)."""
+    finetuning (mean per test subject), from the manifests of ``method``'s artifacts, each note naming
+    the machine they were trained on; and sampling, timed now on this one."""
     run = method.run
     profile, rows = run.profile, []
     base = run.cache.lookup(profile, "base")
     if base is not None:
         rows.append({"step": "base model pretraining", "ours (s)": _seconds(base.manifest),
-                     "paper": "(pretrained SD 1.5)", "note": "once; replaces Stable Diffusion"})
+                     "paper": "(pretrained SD 1.5)",
+                     "note": f"once; replaces Stable Diffusion; {_machines([base.manifest])}"})
     arts = [method.artifacts[v.name] for v in videos]
     s1 = arts[0]["stage1"].manifest
     rows.append({"step": "stage 1 finetuning", "ours (s)": _seconds(s1), "paper": "not reported",
-                 "note": f"once; {s1['steps']} steps"})
+                 "note": f"once; {s1['steps']} steps; {_machines([s1])}"})
     for stage, what in (("subject", "subject finetuning (UNet + adapter)"), ("decoder", "VAE decoder finetuning")):
-        per = [_seconds(a[stage].manifest) for a in arts if stage in a]
-        if per:
-            rows.append({"step": what, "ours (s)": float(np.mean(per)), "paper": PAPER_TIMES[stage],
-                         "note": f"per subject, mean of {len(per)}; {getattr(profile, stage).steps} steps"})
+        manifests = [a[stage].manifest for a in arts if stage in a]
+        if manifests:
+            rows.append({"step": what, "ours (s)": float(np.mean([_seconds(m) for m in manifests])),
+                         "paper": PAPER_TIMES[stage],
+                         "note": f"per subject, mean of {len(manifests)}; {getattr(profile, stage).steps} steps; "
+                                 f"{_machines(manifests)}"})
     timed = time_sampling(method, videos[0], n_frames)
     s = profile.sample
     branches = len(branch_weights(s.image_guidance_scale, s.pose_guidance_scale))
     rows.append({"step": "sampling, per frame", "ours (s)": timed["per_frame"], "paper": PAPER_TIMES["sampling"],
                  "note": f"{s.scheduler} {s.steps} steps x {branches} guidance branches, "
                          f"{profile.data.height}x{profile.data.width} px, "
-                         f"{torch.get_num_threads()} CPU thread(s)"})
+                         f"timed now, {machine_line()}"})
     return rows
 
 
