@@ -4,11 +4,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import torch
 
 from ... import stages
-from ...provenance import machine_line
 from ...guidance import branch_weights
+from ...provenance import machine_line
 from ..experiments import targets_of
 
 PAPER_TIMES = {"subject": "~10 min", "decoder": "~20 min", "sampling": "~18 s / frame"}  # paper section 7
