@@ -76,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         p = protocol_subject(r.profile, video)
         for stage, inputs in (("subject", stages.subject_inputs(stages.stage1(r), p)),
                               ("decoder", stages.decoder_inputs(p) if r.profile.decoder.enabled else None)):
-            if inputs is not None and (stage, r.profile.stage_hash(stage, **inputs)) not in keys:
-                keys.add((stage, r.profile.stage_hash(stage, **inputs)))
+            key = inputs is not None and (stage, r.profile.stage_hash(stage, **inputs))
+            if key and key not in keys:
+                keys.add(key)
                 jobs.append((stage, r, p))
 
     def one_test_subject(memo: bool):

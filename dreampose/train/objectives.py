@@ -121,7 +121,7 @@ class DreamPoseObjective(nn.Module):
         distinct batch (the subject stage draws from K photos: at most K^batch_size batches)."""
         if self._features is None:
             return self.pipe.encode_image_features(images)
-        key = hashlib.sha1(repr(tuple(images.shape)).encode() + images.cpu().numpy().tobytes()).hexdigest()
+        key = _digest(tuple(images.shape), images)
         if key not in self._features:
             self._features[key] = self.pipe.encode_image_features(images)
         return self._features[key]
