@@ -1,6 +1,6 @@
 """Diagnosis of fidelity: where the error of the tiny profile comes from, on validation subjects.
 
-    python -m benchmarks.fidelity [--profile tiny] [--parts vae,stage1,subject,budget,sampling,guidance,capacity]
+    python -m benchmarks.fidelity [--profile tiny] [--parts vae,stage1,subject,budget,vae_branch,sampling,guidance,capacity]
                                   [--videos 8] [--cache DIR]
 
 Unlike the speed benchmarks this one trains (the variants it measures), through the stage cache,
@@ -17,9 +17,10 @@ from datetime import date
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
-PARTS = ("vae", "stage1", "subject", "budget", "sampling", "guidance", "capacity")
+PARTS = ("vae", "stage1", "subject", "budget", "vae_branch", "sampling", "guidance", "capacity")
 STAGE1_STEPS = [125, 250, 500, 1000, 2000]
 SUBJECT_GRID = [(1e-5, 100), (1e-5, 500), (1e-4, 100), (1e-4, 300)]  # paper: 500 steps at 1e-5; tiny: 100 at 1e-4
+VAE_BRANCH_SCALES = [1.0, 10.0, 30.0, 100.0]  # subject.vae_branch_lr_scale; 1: the paper's one lr
 BUDGET = [(25, 0), (50, 0), (100, 0), (50, 20), (100, 20), (100, 60)]  # (subject, decoder) steps
 SAMPLING = [{}, {"scheduler": "pndm", "steps": 100}, {"scheduler": "ddim", "steps": 50}, {"scheduler": "dpm++", "steps": 25}]
 GUIDANCE = [{"image_guidance_scale": s_i, "pose_guidance_scale": s_p}
@@ -41,6 +42,8 @@ def run_part(part: str, run, videos) -> dict:
         return {"rows": fd.subject_grid(run, videos, SUBJECT_GRID)}
     if part == "budget":
         return {"rows": fd.budget_grid(run, videos, BUDGET)}
+    if part == "vae_branch":
+        return {"rows": fd.vae_branch_grid(run, videos, VAE_BRANCH_SCALES)}
     if part in ("sampling", "guidance"):
         grid = SAMPLING if part == "sampling" else GUIDANCE
         return {"rows": fd.sampling_grid(trained(run, FULL, videos), videos, grid)}

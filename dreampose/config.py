@@ -106,6 +106,7 @@ class SubjectConfig:
     crop_scale: float = 0.8  # smallest crop side as a fraction of the frame
     checkpoint_every: int = 250
     seed: int | None = None  # training seed of the subject and decoder stages (None: the profile's seed)
+    vae_branch_lr_scale: float = 1.0  # the adapter's VAE branch learns at lr x this (1: the paper, one lr)
 
 
 @dataclass
@@ -235,7 +236,8 @@ def _get(settings: dict[str, Any], key: str) -> Any:
 # keys and manifests) while they hold this value, so the artifacts of profiles that never set them
 # keep their keys.
 HASH_NEUTRAL: dict[str, Any] = {"base.revision": "", "data.pose_estimate": "exact",
-                                "subject.seed": None, "sample.seed": None, "eval.n_runs": 1}
+                                "subject.seed": None, "sample.seed": None, "eval.n_runs": 1,
+                                "subject.vae_branch_lr_scale": 1.0}
 
 
 def load_profile(name: str = "tiny", overrides: list[str] | dict[str, Any] | None = None) -> Profile:

@@ -153,8 +153,17 @@ say(f"In the Ours_Full stage-1 model the VAE branch makes **{stage1_share['token
 # their frames nearly coincide; the paired difference then measures how little the branch
 # moved, not whether VAE features could help. On the tiny profile that is what happens: stage
 # 1 (3000 steps at lr 1e-4 from the zero init) leaves the branch at about 5 % of the tokens,
-# and 100 subject steps do not change that much. Whether a longer stage 1, or a larger learning
-# rate for the branch alone, would let it grow and matter is not measured yet.
+# and 100 subject steps do not change that much.
+#
+# Is the branch just too small? On 8 validation subjects (`python -m benchmarks.fidelity --parts
+# vae_branch`, BENCHMARKS.md "Fidelity diagnosis") the subject stage gave the branch alone 10,
+# 30 and 100 times the learning rate (`subject.vae_branch_lr_scale`). The branch grew to 8 %,
+# 16 % and 39 % of the tokens' norm, yet Ours_Full's L1 moved from Ours_CLIP's by at most
+# −0.0001 ± 0.0003. Size is not the reason: a larger branch changes c_I but brings the frames no
+# closer to the truth. The UNet, trained in stage 1 on (nearly) CLIP tokens alone, does not learn
+# to turn the VAE tokens into detail in 100 subject steps. Teaching it to would have to happen in
+# stage 1, with a larger branch lr there or a longer run; that means retraining the shipped
+# stage-1 models, and it is not measured.
 
 # %% [markdown]
 # ## One pose or five, over time (Fig. 11)

@@ -135,3 +135,30 @@ def test_posterior_memo_keys_on_the_encoder_and_forgets_the_oldest_batches():
     with torch.no_grad():
         vae.encoder.conv_in.weight.mul_(2)
     assert PosteriorMemo.encoder_key(vae) != one
+
+
+def test_the_vae_branch_learns_at_its_own_rate_and_everything_else_as_before(tmp_path):
+    """subject.vae_branch_lr_scale: Adam's first step moves each weight by about its group's lr,
+    so the branch moves 10x as far at scale 10; the rest of the model takes the same step."""
+    base, fixed = dummy_base(), batch()
+    after = {}
+    for scale in (1.0, 10.0):
+        pipe = DreamPosePipeline.from_base(copy.deepcopy(base), n_poses=5)
+        objective = DreamPoseObjective(pipe, vae_branch_lr_scale=scale)
+        groups = objective.param_groups(1e-3)
+        assert [g["lr"] for g in groups] == ([1e-3] if scale == 1 else [1e-3, 1e-2])
+        train(objective, lambda idx: fixed, LoopConfig(steps=1, lr=1e-3, batch_size=4, desc="s"),
+              tmp_path / str(scale), progress=False)
+        after[scale] = pipe
+    branch = [p.weight for p in (after[1.0].adapter.vae_patch, after[10.0].adapter.vae_patch)]  # from zero
+    moved = branch[0] != 0
+    assert moved.any() and torch.allclose(branch[1][moved], 10 * branch[0][moved], rtol=1e-3)
+    assert all(torch.equal(v, after[10.0].unet.state_dict()[k]) for k, v in after[1.0].unet.state_dict().items())
+    assert torch.equal(after[1.0].adapter.proj.weight, after[10.0].adapter.proj.weight)
+
+
+def test_a_clip_only_adapter_has_one_group_and_a_bad_scale_is_named():
+    pipe = DreamPosePipeline.from_base(dummy_base(), n_poses=5, image_encoder_mode="clip")
+    assert len(DreamPoseObjective(pipe, vae_branch_lr_scale=10.0).param_groups(1e-3)) == 1
+    with pytest.raises(ValueError, match="subject.vae_branch_lr_scale"):
+        DreamPoseObjective(pipe, vae_branch_lr_scale=0.0)

@@ -175,6 +175,18 @@ def test_budget_rows_price_subject_and_decoder_steps(smoke):
     assert all(np.isfinite(r["garment gap"]) for r in rows)
 
 
+def test_vae_branch_rows_pair_each_scale_with_clip_only_and_measure_the_branch(smoke):
+    from dreampose.data.world import validation_videos
+    from dreampose.evaluate.studies import fidelity
+
+    run, _ = smoke
+    val = validation_videos(run.profile, 2)
+    rows = fidelity.vae_branch_grid(run, val, [1.0, 100.0])
+    assert [r["scale"] for r in rows] == [0.0, 1.0, 100.0] and rows[0]["setting"] == "Ours_CLIP"
+    assert "VAE share" not in rows[0] and all(np.isfinite(r["L1 gap to CLIP"]) for r in rows[1:])
+    assert rows[2]["VAE share"] > rows[1]["VAE share"]  # a faster branch grows further in the same steps
+
+
 def test_garment_l1_is_measured_on_the_target_garment_pixels_only(smoke):
     import numpy as np
 

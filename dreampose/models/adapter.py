@@ -87,6 +87,12 @@ class DreamPoseAdapter(ModelMixin, ConfigMixin):
             tokens = tokens + self.vae_tokens(c_vae.to(tokens.dtype))
         return tokens
 
+    def vae_branch_parameters(self) -> list[nn.Parameter]:
+        """W_p, W_g and their biases: the weights that read c_VAE (none in a CLIP-only adapter)."""
+        if self.config.mode != "clip+vae":
+            return []
+        return [*self.vae_patch.parameters(), *self.vae_global.parameters()]
+
     @torch.no_grad()
     def vae_share(self, clip_tokens: torch.Tensor, c_vae: torch.Tensor) -> dict[str, float]:
         """How much of c_I = proj(c_CLIP) + vae_tokens(c_VAE) the VAE branch makes, for a batch of

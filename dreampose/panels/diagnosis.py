@@ -2,7 +2,9 @@
 
 Every panel plots ``L1 gap to copy`` (a method's L1 minus copying the input frame's, paired
 per validation subject, ± 2 standard errors): below zero the method beats the floor a working
-method must clear. The rows come from ``dreampose.evaluate.studies.fidelity``.
+method must clear; the VAE-branch panel instead plots each learning-rate scale's paired L1 gap
+to Ours_CLIP (the comparison effect 2 makes), with the branch's share of the tokens' norm on each
+bar. The rows come from ``dreampose.evaluate.studies.fidelity``.
 """
 from __future__ import annotations
 
@@ -30,6 +32,22 @@ def _bars(ax, rows: list[dict], title: str) -> None:
     _floor(ax)
 
 
+def vae_branch_bars(ax, rows: list[dict]) -> None:
+    """The paired L1 gap of Ours_Full to Ours_CLIP at each VAE-branch lr scale, its share on top."""
+    rows = [r for r in rows if "L1 gap to CLIP" in r]
+    x = np.arange(len(rows))
+    gaps, errs = [r["L1 gap to CLIP"] for r in rows], [2 * r["CLIP SE"] for r in rows]
+    ax.bar(x, gaps, yerr=errs, color="C2", alpha=0.8, capsize=2)
+    for i, r in enumerate(rows):
+        ax.text(i, max(gaps[i] + errs[i], 0), f"{r['VAE share']:.0%}", ha="center", va="bottom", fontsize=6)
+    ax.set_xticks(x, [f"x {r['scale']:g}" for r in rows], fontsize=6)
+    ax.axhline(0, color="grey", lw=1, ls="--")
+    ax.text(1.0, 0, "Ours_CLIP ", transform=ax.get_yaxis_transform(), ha="right", va="bottom", fontsize=6,
+            color="grey")
+    ax.set(title="VAE branch lr in the subject stage", xlabel="branch lr scale (its share of c_I on top)",
+           ylabel="L1 gap to Ours_CLIP (± 2 SE)")
+
+
 def guidance_heatmap(ax, rows: list[dict]) -> None:
     """L1 gap over the (s_I, s_p) grid, the paper's demo (8, 3) outlined."""
     s_i = sorted({r["image_guidance_scale"] for r in rows})
@@ -54,7 +72,7 @@ def diagnosis_panel(results: dict):
     from matplotlib.ticker import FixedLocator, NullLocator
 
     apply_style()
-    parts = [p for p in ("stage1", "subject", "budget", "capacity", "sampling", "guidance") if p in results]
+    parts = [p for p in ("stage1", "subject", "budget", "vae_branch", "capacity", "sampling", "guidance") if p in results]
     cols = min(3, max(1, len(parts)))
     rows_n = -(-max(1, len(parts)) // cols)
     fig, axes = plt.subplots(rows_n, cols, figsize=(3.3 * cols, 3.0 * rows_n), layout="constrained", squeeze=False)
@@ -71,6 +89,8 @@ def diagnosis_panel(results: dict):
             _floor(ax)
         elif part == "guidance":
             guidance_heatmap(ax, rows)
+        elif part == "vae_branch":
+            vae_branch_bars(ax, rows)
         else:
             _bars(ax, rows, TITLES[part])
     for ax in list(axes.flat)[len(parts):]:

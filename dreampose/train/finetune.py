@@ -132,7 +132,8 @@ def train_subject(profile: Profile, pipe, person, work: Path, progress: bool = T
                           crop_scale=sub.crop_scale)
     cfg = LoopConfig(steps=sub.steps, lr=sub.lr, batch_size=sub.batch_size,
                      checkpoint_every=sub.checkpoint_every, seed=subject_seed(profile), desc=f"subject {person.name}")
-    objective = DreamPoseObjective(pipe, fixed_images=True, posteriors=POSTERIORS)
+    objective = DreamPoseObjective(pipe, fixed_images=True, posteriors=POSTERIORS,
+                                   vae_branch_lr_scale=sub.vae_branch_lr_scale)
     summary = train(objective, collate(data), cfg, work / "train", progress=progress)
     return {**_finish(summary, pipe, work, work / "train"), "subject": person.name, "images": len(person.images)}
 

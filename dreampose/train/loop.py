@@ -164,7 +164,8 @@ def train(model: nn.Module, make_batch: Callable[[list[int]], dict], cfg: LoopCo
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise TrainingError(f"{cfg.desc}: the model has no trainable parameters")
-    optimizer = _optimizer(params, cfg)
+    groups = model.param_groups(cfg.lr) if hasattr(model, "param_groups") else params  # per-group lr, if any
+    optimizer = _optimizer(groups, cfg)
     model, optimizer = accelerator.prepare(model, optimizer)
     start_step, ckpt = latest_checkpoint(work_dir)
     if ckpt is not None:

@@ -18,6 +18,8 @@ becomes the null image condition (zeros, the same null the sampler uses); a drop
 becomes the zero pose. In the subject stage the conditioning image x0 is the same photo(s) at
 every step (only the target is cropped), so ``fixed_images`` encodes each distinct batch of
 them once: the encoders are frozen, so the loss is the same, at about a third less time.
+``vae_branch_lr_scale`` gives the adapter's VAE branch (zero at the start of stage 1) its own
+learning rate, lr x scale (``subject.vae_branch_lr_scale``; 1, the paper: one lr for all).
 
 DecoderObjective finetunes only the VAE decoder D on the subject image(s) with a
 reconstruction loss ||D(E(x)) - x||_1 + ||D(E(x)) - x||_2^2, the encoder E frozen.
@@ -31,6 +33,7 @@ z is still sampled from each step's own generator, so the trained weights are th
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import OrderedDict
 
 import torch
@@ -101,8 +104,12 @@ class DreamPoseObjective(nn.Module):
     """Noise-prediction loss of the pose- and image-conditioned UNet; trains UNet + adapter."""
 
     def __init__(self, pipe, image_dropout: float = 0.0, pose_dropout: float = 0.0, both_dropout: float = 0.0, *,
-                 fixed_images: bool = False, posteriors: PosteriorMemo | None = None):
+                 fixed_images: bool = False, posteriors: PosteriorMemo | None = None,
+                 vae_branch_lr_scale: float = 1.0):
         super().__init__()
+        if not (vae_branch_lr_scale > 0 and math.isfinite(vae_branch_lr_scale)):
+            raise ValueError(f"vae_branch_lr_scale must be a positive number (subject.vae_branch_lr_scale), "
+                             f"got {vae_branch_lr_scale!r}")
         self.unet, self.adapter = pipe.unet, pipe.adapter
         self.vae, self.image_encoder = pipe.vae, pipe.image_encoder  # frozen; registered so .to() moves them
         self.vae.requires_grad_(False)
@@ -115,6 +122,17 @@ class DreamPoseObjective(nn.Module):
         self._features: dict[str, tuple] | None = {} if fixed_images else None
         self.posteriors = posteriors
         self._encoder_key = PosteriorMemo.encoder_key(self.vae) if posteriors is not None else None
+        self.vae_branch_lr_scale = vae_branch_lr_scale
+
+    def param_groups(self, lr: float) -> list[dict]:
+        """The optimizer's parameter groups: the adapter's VAE branch at ``lr`` x
+        ``vae_branch_lr_scale``, everything else trainable at ``lr`` (one group when the scale is 1)."""
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        branch = {id(p) for p in self.adapter.vae_branch_parameters()}
+        if self.vae_branch_lr_scale == 1 or not branch:
+            return [{"params": trainable, "lr": lr}]
+        return [{"params": [p for p in trainable if id(p) not in branch], "lr": lr},
+                {"params": [p for p in trainable if id(p) in branch], "lr": lr * self.vae_branch_lr_scale}]
 
     def image_features(self, images: torch.Tensor) -> tuple:
         """(c_CLIP, c_VAE) of the conditioning images; with ``fixed_images``, encoded once per

@@ -4,6 +4,7 @@
     stage1_curve     stage-1 quality against optimizer steps (snapshots of one run)
     subject_grid     subject-finetuning learning rate x steps on the stage-1 model
     budget_grid      subject-finetuning steps x decoder-finetuning steps (the per-subject cost)
+    vae_branch_grid  the adapter's VAE branch at lr x scale in subject finetuning, against CLIP only
     sampling_grid    sampler and guidance weights (s_I, s_p) for one trained method
     unet_capacity    the UNet's width (base pretraining and stage 1 for each width)
 
@@ -137,6 +138,36 @@ def budget_grid(run: stages.Run, videos: list[Video], grid: list[tuple[int, int]
         result = score(method, method.run, videos, method.label)
         rows.append(row(method.label, result, base_floor, subject_steps=s, decoder_steps=d,
                         **garment_columns(garment_l1(method, videos, result), floor_garment)))
+    return rows
+
+
+def vae_branch_grid(run: stages.Run, videos: list[Video], scales: list[float]) -> list[dict]:
+    """Ours_CLIP, then Ours_Full with the VAE branch learning at lr x ``scale`` in the subject
+    stage (``subject.vae_branch_lr_scale``), each paired with Ours_CLIP on L1 ("L1 gap to CLIP",
+    negative: the VAE branch helps), and the branch's share of the tokens' norm after subject
+    finetuning (``DreamPoseAdapter.vae_share`` on every subject's input image, mean over subjects)."""
+    import torch
+
+    from ...data.images import video_to_tensor
+    from ...reproduce import trained
+    from ..experiments import ABLATIONS, CLIP
+
+    base_floor = floor(run, videos)
+    clip_only = trained(run.variant(*ABLATIONS[CLIP]), CLIP, videos)
+    clip_result = score(clip_only, clip_only.run, videos, CLIP)
+    rows = [row(CLIP, clip_result, base_floor, scale=0.0)]
+    inputs = torch.cat([video_to_tensor(clip_only.subjects[v.name].images[:1]) for v in videos])
+    for scale in scales:
+        method = trained(run.variant(f"subject.vae_branch_lr_scale={scale}"), f"VAE branch lr x {scale:g}", videos)
+        result = score(method, method.run, videos, method.label)
+        gap, se = paired_gap(result, clip_result)
+        shares = []
+        for v in videos:
+            pipe = stages.load_pipeline(method.artifacts[v.name]["subject"])
+            with torch.no_grad():
+                shares.append(pipe.adapter.vae_share(*pipe.encode_image_features(inputs))["tokens"])
+        rows.append(row(method.label, result, base_floor, scale=scale, **{"VAE share": float(np.mean(shares)),
+                                                                             "L1 gap to CLIP": gap, "CLIP SE": se}))
     return rows
 
 
