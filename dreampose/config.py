@@ -92,6 +92,7 @@ class Stage1Config:
     mixed_precision: Literal["auto", "no", "fp16", "bf16"] = "auto"
     gradient_checkpointing: bool = False
     use_8bit_adam: bool = False
+    vae_branch_lr_scale: float = 1.0  # the adapter's VAE branch learns at lr x this (1: the paper, one lr)
 
 
 @dataclass
@@ -237,7 +238,7 @@ def _get(settings: dict[str, Any], key: str) -> Any:
 # keep their keys.
 HASH_NEUTRAL: dict[str, Any] = {"base.revision": "", "data.pose_estimate": "exact",
                                 "subject.seed": None, "sample.seed": None, "eval.n_runs": 1,
-                                "subject.vae_branch_lr_scale": 1.0}
+                                "stage1.vae_branch_lr_scale": 1.0, "subject.vae_branch_lr_scale": 1.0}
 
 
 def load_profile(name: str = "tiny", overrides: list[str] | dict[str, Any] | None = None) -> Profile:

@@ -185,6 +185,10 @@ def test_vae_branch_rows_pair_each_scale_with_clip_only_and_measure_the_branch(s
     assert [r["scale"] for r in rows] == [0.0, 1.0, 100.0] and rows[0]["setting"] == "Ours_CLIP"
     assert "VAE share" not in rows[0] and all(np.isfinite(r["L1 gap to CLIP"]) for r in rows[1:])
     assert rows[2]["VAE share"] > rows[1]["VAE share"]  # a faster branch grows further in the same steps
+    both = fidelity.vae_branch_grid(run, val, [100.0], stage="stage1")  # its own stage-1 model
+    assert both[1]["setting"].startswith("VAE branch lr x 100, stage 1") and both[1]["L1"] != rows[2]["L1"]
+    with pytest.raises(ValueError, match="'subject' or 'stage1'"):
+        fidelity.vae_branch_grid(run, val, [1.0], stage="decoder")
 
 
 def test_garment_l1_is_measured_on_the_target_garment_pixels_only(smoke):

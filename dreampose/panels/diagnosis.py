@@ -15,7 +15,8 @@ from ..figures import apply_style
 
 GAP, SE = "L1 gap to copy", "SE"
 TITLES = {"subject": "subject finetuning", "budget": "subject, decoder steps", "sampling": "sampler",
-          "capacity": "UNet width"}
+          "capacity": "UNet width", "vae_branch": "VAE branch lr in the subject stage",
+          "vae_branch_stage1": "VAE branch lr in stage 1 and subject stage"}
 
 
 def _floor(ax) -> None:
@@ -32,7 +33,7 @@ def _bars(ax, rows: list[dict], title: str) -> None:
     _floor(ax)
 
 
-def vae_branch_bars(ax, rows: list[dict]) -> None:
+def vae_branch_bars(ax, rows: list[dict], title: str) -> None:
     """The paired L1 gap of Ours_Full to Ours_CLIP at each VAE-branch lr scale, its share on top."""
     rows = [r for r in rows if "L1 gap to CLIP" in r]
     x = np.arange(len(rows))
@@ -44,7 +45,7 @@ def vae_branch_bars(ax, rows: list[dict]) -> None:
     ax.axhline(0, color="grey", lw=1, ls="--")
     ax.text(1.0, 0, "Ours_CLIP ", transform=ax.get_yaxis_transform(), ha="right", va="bottom", fontsize=6,
             color="grey")
-    ax.set(title="VAE branch lr in the subject stage", xlabel="branch lr scale (its share of c_I on top)",
+    ax.set(title=title, xlabel="branch lr scale (its share of c_I on top)",
            ylabel="L1 gap to Ours_CLIP (± 2 SE)")
 
 
@@ -72,7 +73,8 @@ def diagnosis_panel(results: dict):
     from matplotlib.ticker import FixedLocator, NullLocator
 
     apply_style()
-    parts = [p for p in ("stage1", "subject", "budget", "vae_branch", "capacity", "sampling", "guidance") if p in results]
+    order = ("stage1", "subject", "budget", "vae_branch", "vae_branch_stage1", "capacity", "sampling", "guidance")
+    parts = [p for p in order if p in results]
     cols = min(3, max(1, len(parts)))
     rows_n = -(-max(1, len(parts)) // cols)
     fig, axes = plt.subplots(rows_n, cols, figsize=(3.3 * cols, 3.0 * rows_n), layout="constrained", squeeze=False)
@@ -89,8 +91,8 @@ def diagnosis_panel(results: dict):
             _floor(ax)
         elif part == "guidance":
             guidance_heatmap(ax, rows)
-        elif part == "vae_branch":
-            vae_branch_bars(ax, rows)
+        elif part in ("vae_branch", "vae_branch_stage1"):
+            vae_branch_bars(ax, rows, TITLES[part])
         else:
             _bars(ax, rows, TITLES[part])
     for ax in list(axes.flat)[len(parts):]:

@@ -98,7 +98,8 @@ def train_stage1(profile: Profile, world, base, work: Path, progress: bool = Tru
     steps = stage1_steps(profile, world)
     data = PairDataset(world.train, profile.model.n_poses, latent_size(profile),
                        length=steps * s1.grad_accum * s1.batch_size * world_size(), seed=profile.seed)
-    objective = DreamPoseObjective(pipe, s1.image_dropout, s1.pose_dropout, s1.both_dropout)
+    objective = DreamPoseObjective(pipe, s1.image_dropout, s1.pose_dropout, s1.both_dropout,
+                                   vae_branch_lr_scale=s1.vae_branch_lr_scale)
     if s1.gradient_checkpointing:
         pipe.unet.enable_gradient_checkpointing()
     cfg = LoopConfig(steps=steps, lr=s1.lr, batch_size=s1.batch_size, grad_accum=s1.grad_accum,

@@ -19,7 +19,7 @@ becomes the zero pose. In the subject stage the conditioning image x0 is the sam
 every step (only the target is cropped), so ``fixed_images`` encodes each distinct batch of
 them once: the encoders are frozen, so the loss is the same, at about a third less time.
 ``vae_branch_lr_scale`` gives the adapter's VAE branch (zero at the start of stage 1) its own
-learning rate, lr x scale (``subject.vae_branch_lr_scale``; 1, the paper: one lr for all).
+learning rate, lr x scale (``stage1.`` and ``subject.vae_branch_lr_scale``; 1, the paper: one lr).
 
 DecoderObjective finetunes only the VAE decoder D on the subject image(s) with a
 reconstruction loss ||D(E(x)) - x||_1 + ||D(E(x)) - x||_2^2, the encoder E frozen.
@@ -108,7 +108,7 @@ class DreamPoseObjective(nn.Module):
                  vae_branch_lr_scale: float = 1.0):
         super().__init__()
         if not (vae_branch_lr_scale > 0 and math.isfinite(vae_branch_lr_scale)):
-            raise ValueError(f"vae_branch_lr_scale must be a positive number (subject.vae_branch_lr_scale), "
+            raise ValueError(f"vae_branch_lr_scale must be a positive number (stage1. or subject.vae_branch_lr_scale), "
                              f"got {vae_branch_lr_scale!r}")
         self.unet, self.adapter = pipe.unet, pipe.adapter
         self.vae, self.image_encoder = pipe.vae, pipe.image_encoder  # frozen; registered so .to() moves them

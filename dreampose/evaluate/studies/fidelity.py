@@ -4,7 +4,8 @@
     stage1_curve     stage-1 quality against optimizer steps (snapshots of one run)
     subject_grid     subject-finetuning learning rate x steps on the stage-1 model
     budget_grid      subject-finetuning steps x decoder-finetuning steps (the per-subject cost)
-    vae_branch_grid  the adapter's VAE branch at lr x scale in subject finetuning, against CLIP only
+    vae_branch_grid  the adapter's VAE branch at lr x scale in subject finetuning (or in stage 1
+                     and subject finetuning), against CLIP only
     sampling_grid    sampler and guidance weights (s_I, s_p) for one trained method
     unet_capacity    the UNet's width (base pretraining and stage 1 for each width)
 
@@ -141,11 +142,14 @@ def budget_grid(run: stages.Run, videos: list[Video], grid: list[tuple[int, int]
     return rows
 
 
-def vae_branch_grid(run: stages.Run, videos: list[Video], scales: list[float]) -> list[dict]:
+def vae_branch_grid(run: stages.Run, videos: list[Video], scales: list[float], stage: str = "subject") -> list[dict]:
     """Ours_CLIP, then Ours_Full with the VAE branch learning at lr x ``scale`` in the subject
-    stage (``subject.vae_branch_lr_scale``), each paired with Ours_CLIP on L1 ("L1 gap to CLIP",
-    negative: the VAE branch helps), and the branch's share of the tokens' norm after subject
-    finetuning (``DreamPoseAdapter.vae_share`` on every subject's input image, mean over subjects)."""
+    stage (``subject.vae_branch_lr_scale``; ``stage="stage1"``: in stage 1 too, each scale its own
+    stage-1 model), each paired with Ours_CLIP on L1 ("L1 gap to CLIP", negative: the VAE branch
+    helps), and the branch's share of the tokens' norm after subject finetuning
+    (``DreamPoseAdapter.vae_share`` on every subject's input image, mean over subjects)."""
+    if stage not in ("subject", "stage1"):
+        raise ValueError(f"stage must be 'subject' or 'stage1', got {stage!r}")
     import torch
 
     from ...data.images import video_to_tensor
@@ -155,10 +159,14 @@ def vae_branch_grid(run: stages.Run, videos: list[Video], scales: list[float]) -
     base_floor = floor(run, videos)
     clip_only = trained(run.variant(*ABLATIONS[CLIP]), CLIP, videos)
     clip_result = score(clip_only, clip_only.run, videos, CLIP)
-    rows = [row(CLIP, clip_result, base_floor, scale=0.0)]
+    label = CLIP + (f", stage 1 ({run.profile.stage1.steps} steps)" if stage == "stage1" else "")
+    rows = [row(label, clip_result, base_floor, scale=0.0)]
     inputs = torch.cat([video_to_tensor(clip_only.subjects[v.name].images[:1]) for v in videos])
     for scale in scales:
-        method = trained(run.variant(f"subject.vae_branch_lr_scale={scale}"), f"VAE branch lr x {scale:g}", videos)
+        sections = ("subject", "stage1") if stage == "stage1" else ("subject",)
+        where = f", stage 1 ({run.profile.stage1.steps} steps) and subject" if stage == "stage1" else ""
+        method = trained(run.variant(*(f"{s}.vae_branch_lr_scale={scale}" for s in sections)),
+                         f"VAE branch lr x {scale:g}{where}", videos)
         result = score(method, method.run, videos, method.label)
         gap, se = paired_gap(result, clip_result)
         shares = []
