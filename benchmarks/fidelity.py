@@ -1,7 +1,7 @@
 """Diagnosis of fidelity: where the error of the tiny profile comes from, on validation subjects.
 
     python -m benchmarks.fidelity [--profile tiny] [--parts vae,stage1,subject,budget,vae_branch,vae_branch_stage1,
-                                   sampling,guidance,capacity]
+                                   images,sampling,guidance,capacity]
                                   [--videos 8] [--cache DIR]
 
 Unlike the speed benchmarks this one trains (the variants it measures), through the stage cache,
@@ -18,11 +18,13 @@ from datetime import date
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
-PARTS = ("vae", "stage1", "subject", "budget", "vae_branch", "vae_branch_stage1", "sampling", "guidance", "capacity")
+PARTS = ("vae", "stage1", "subject", "budget", "vae_branch", "vae_branch_stage1", "images", "sampling", "guidance",
+         "capacity")
 STAGE1_STEPS = [125, 250, 500, 1000, 2000]
 SUBJECT_GRID = [(1e-5, 100), (1e-5, 500), (1e-4, 100), (1e-4, 300)]  # paper: 500 steps at 1e-5; tiny: 100 at 1e-4
 VAE_BRANCH_SCALES = [1.0, 10.0, 30.0, 100.0]  # subject.vae_branch_lr_scale; 1: the paper's one lr
 VAE_BRANCH_STAGE1 = ([1.0, 30.0], 1000)  # the same in stage 1 and subject stage; stage-1 steps (each scale trains one)
+IMAGES = (3, [100, 300])  # subject.n_images against 1, at these subject steps (the tiny profile: 100)
 BUDGET = [(25, 0), (50, 0), (100, 0), (50, 20), (100, 20), (100, 60)]  # (subject, decoder) steps
 SAMPLING = [{}, {"scheduler": "pndm", "steps": 100}, {"scheduler": "ddim", "steps": 50}, {"scheduler": "dpm++", "steps": 25}]
 GUIDANCE = [{"image_guidance_scale": s_i, "pose_guidance_scale": s_p}
@@ -51,6 +53,8 @@ def run_part(part: str, run, videos) -> dict:
         shorter = run.variant("stage1.epochs=0", f"stage1.steps={steps}")
         return {"rows": fd.vae_branch_grid(shorter, videos, scales, stage="stage1"),
                 "models": {"base": run.profile.stage_hash("base")}}  # its stage-1 models are its own
+    if part == "images":
+        return {"rows": fd.images_grid(run, videos, *IMAGES)}
     if part in ("sampling", "guidance"):
         grid = SAMPLING if part == "sampling" else GUIDANCE
         return {"rows": fd.sampling_grid(trained(run, FULL, videos), videos, grid)}

@@ -191,6 +191,19 @@ def test_vae_branch_rows_pair_each_scale_with_clip_only_and_measure_the_branch(s
         fidelity.vae_branch_grid(run, val, [1.0], stage="decoder")
 
 
+def test_images_rows_pair_several_input_images_with_one_at_each_length(smoke):
+    from dreampose.data.world import validation_videos
+    from dreampose.evaluate.studies import fidelity
+
+    run, _ = smoke
+    val = validation_videos(run.profile, 2)
+    rows = fidelity.images_grid(run, val, 2, [2, 4])
+    assert [(r["images"], r["steps"]) for r in rows] == [(1, 2), (2, 2), (1, 4), (2, 4)]
+    assert "L1 gap to 1 image" not in rows[0] and all(np.isfinite(r["L1 gap to 1 image"]) for r in rows[1::2])
+    assert rows[0]["L1"] != rows[1]["L1"]  # another image in the subject stage changes the frames
+    assert np.isclose(rows[1]["L1 gap to 1 image"], rows[1]["L1"] - rows[0]["L1"])  # paired mean = mean gap
+
+
 def test_garment_l1_is_measured_on_the_target_garment_pixels_only(smoke):
     import numpy as np
 

@@ -2,9 +2,9 @@
 
 Every panel plots ``L1 gap to copy`` (a method's L1 minus copying the input frame's, paired
 per validation subject, ± 2 standard errors): below zero the method beats the floor a working
-method must clear; the VAE-branch panel instead plots each learning-rate scale's paired L1 gap
+method must clear; the VAE-branch panels instead plot each learning-rate scale's paired L1 gap
 to Ours_CLIP (the comparison effect 2 makes), with the branch's share of the tokens' norm on each
-bar. The rows come from ``dreampose.evaluate.studies.fidelity``.
+bar, and the input-images panel the gap of several images to 1 (effect 7). The rows come from ``dreampose.evaluate.studies.fidelity``.
 """
 from __future__ import annotations
 
@@ -33,20 +33,36 @@ def _bars(ax, rows: list[dict], title: str) -> None:
     _floor(ax)
 
 
+def paired_bars(ax, rows: list[dict], gap: str, se: str, reference: str, ticks: list[str], title: str,
+                notes: list[str] | None = None) -> None:
+    """Bars of the paired L1 gap ``gap`` (± 2 ``se``) of each row against ``reference`` (the dashed
+    zero line), ``notes`` written on top of the bars."""
+    x = np.arange(len(rows))
+    gaps, errs = [r[gap] for r in rows], [2 * r[se] for r in rows]
+    ax.bar(x, gaps, yerr=errs, color="C2", alpha=0.8, capsize=2)
+    for i, note in enumerate(notes or []):
+        ax.text(i, max(gaps[i] + errs[i], 0), note, ha="center", va="bottom", fontsize=6)
+    ax.set_xticks(x, ticks, fontsize=6)
+    ax.axhline(0, color="grey", lw=1, ls="--")
+    ax.text(1.0, 0, reference + " ", transform=ax.get_yaxis_transform(), ha="right", va="bottom", fontsize=6,
+            color="grey")
+    ax.set(title=title, ylabel=f"L1 gap to {reference} (± 2 SE)")
+
+
 def vae_branch_bars(ax, rows: list[dict], title: str) -> None:
     """The paired L1 gap of Ours_Full to Ours_CLIP at each VAE-branch lr scale, its share on top."""
     rows = [r for r in rows if "L1 gap to CLIP" in r]
-    x = np.arange(len(rows))
-    gaps, errs = [r["L1 gap to CLIP"] for r in rows], [2 * r["CLIP SE"] for r in rows]
-    ax.bar(x, gaps, yerr=errs, color="C2", alpha=0.8, capsize=2)
-    for i, r in enumerate(rows):
-        ax.text(i, max(gaps[i] + errs[i], 0), f"{r['VAE share']:.0%}", ha="center", va="bottom", fontsize=6)
-    ax.set_xticks(x, [f"x {r['scale']:g}" for r in rows], fontsize=6)
-    ax.axhline(0, color="grey", lw=1, ls="--")
-    ax.text(1.0, 0, "Ours_CLIP ", transform=ax.get_yaxis_transform(), ha="right", va="bottom", fontsize=6,
-            color="grey")
-    ax.set(title=title, xlabel="branch lr scale (its share of c_I on top)",
-           ylabel="L1 gap to Ours_CLIP (± 2 SE)")
+    paired_bars(ax, rows, "L1 gap to CLIP", "CLIP SE", "Ours_CLIP", [f"x {r['scale']:g}" for r in rows], title,
+                [f"{r['VAE share']:.0%}" for r in rows])
+    ax.set_xlabel("branch lr scale (its share of c_I on top)")
+
+
+def images_bars(ax, rows: list[dict]) -> None:
+    """The paired L1 gap of several input images to 1, at each subject-stage length."""
+    rows = [r for r in rows if "L1 gap to 1 image" in r]
+    paired_bars(ax, rows, "L1 gap to 1 image", "1-image SE", "1 image",
+                [f"{r['images']} images, {r['steps']} steps" for r in rows], "more input images")
+    ax.set_xlabel("subject finetuning")
 
 
 def guidance_heatmap(ax, rows: list[dict]) -> None:
@@ -73,7 +89,8 @@ def diagnosis_panel(results: dict):
     from matplotlib.ticker import FixedLocator, NullLocator
 
     apply_style()
-    order = ("stage1", "subject", "budget", "vae_branch", "vae_branch_stage1", "capacity", "sampling", "guidance")
+    order = ("stage1", "subject", "budget", "vae_branch", "vae_branch_stage1", "images", "capacity", "sampling",
+             "guidance")
     parts = [p for p in order if p in results]
     cols = min(3, max(1, len(parts)))
     rows_n = -(-max(1, len(parts)) // cols)
@@ -93,6 +110,8 @@ def diagnosis_panel(results: dict):
             guidance_heatmap(ax, rows)
         elif part in ("vae_branch", "vae_branch_stage1"):
             vae_branch_bars(ax, rows, TITLES[part])
+        elif part == "images":
+            images_bars(ax, rows)
         else:
             _bars(ax, rows, TITLES[part])
     for ax in list(axes.flat)[len(parts):]:

@@ -6,6 +6,7 @@
     budget_grid      subject-finetuning steps x decoder-finetuning steps (the per-subject cost)
     vae_branch_grid  the adapter's VAE branch at lr x scale in subject finetuning (or in stage 1
                      and subject finetuning), against CLIP only
+    images_grid      1 input image against several (paper 6.3), at several subject-finetuning lengths
     sampling_grid    sampler and guidance weights (s_I, s_p) for one trained method
     unet_capacity    the UNet's width (base pretraining and stage 1 for each width)
 
@@ -176,6 +177,30 @@ def vae_branch_grid(run: stages.Run, videos: list[Video], scales: list[float], s
                 shares.append(pipe.adapter.vae_share(*pipe.encode_image_features(inputs))["tokens"])
         rows.append(row(method.label, result, base_floor, scale=scale, **{"VAE share": float(np.mean(shares)),
                                                                              "L1 gap to CLIP": gap, "CLIP SE": se}))
+    return rows
+
+
+def images_grid(run: stages.Run, videos: list[Video], n_images: int, steps: list[int]) -> list[dict]:
+    """Ours_Full finetuned on 1 input image and on ``n_images`` (``subject.n_images``), for each
+    subject-stage length of ``steps``; the several-image row paired with the 1-image row of the
+    same length on L1 ("L1 gap to 1 image", negative: more images help) and SSIM (positive: they
+    help). Each image gets 1/n of the steps, so the paper's claim may need a longer stage to show."""
+    from ...reproduce import trained
+
+    base_floor, rows = floor(run, videos), []
+    for n in steps:
+        results = {}
+        for k in (1, n_images):
+            method = trained(run.variant(f"subject.steps={n}", f"subject.n_images={k}"),
+                             f"{k} image{'s' * (k > 1)}, subject {n} steps", videos)
+            results[k] = score(method, method.run, videos, method.label)
+            extra = {}
+            if k > 1:
+                gap, se = paired_gap(results[k], results[1])
+                ssim_gap, ssim_se = paired_gap(results[k], results[1], "SSIM")
+                extra = {"L1 gap to 1 image": gap, "1-image SE": se, "SSIM gap to 1 image": ssim_gap,
+                         "SSIM SE": ssim_se}
+            rows.append(row(method.label, results[k], base_floor, images=k, steps=n, **extra))
     return rows
 
 
