@@ -197,7 +197,9 @@ def test_diagnosis_panel_plots_each_study_and_the_guidance_grid():
                                 r("x 10", 0.0, scale=10.0, **{"VAE share": 0.08, "L1 gap to CLIP": -1e-4,
                                                               "CLIP SE": 1e-4})]},
         "images": {"rows": [r("1 image", 0.0, images=1, steps=100),
-                            r("3 images", 0.0, images=3, steps=100, **{"L1 gap to 1 image": -1e-3, "1-image SE": 1e-4})]},
+                            r("3 images", 0.0, images=3, steps=100,
+                              **{"L1 gap to 1 image": -1e-3, "1-image SE": 1e-4, "SSIM gap to 1 image": 0.017,
+                                 "SSIM SE": 0.004})]},
         "guidance": {"rows": [r("g", 0.01 * (a - b), image_guidance_scale=a, pose_guidance_scale=b)
                               for a in (1.0, 8.0) for b in (1.0, 3.0)]},
     }
@@ -208,6 +210,7 @@ def test_diagnosis_panel_plots_each_study_and_the_guidance_grid():
                                                     "guidance (L1 gap; paper demo boxed)"]
     assert len(drawn[2].patches) == 1 and "8%" in [t.get_text() for t in drawn[2].texts]  # scales only, share on top
     assert drawn[3].patches[0].get_height() == pytest.approx(-1e-3)  # the paired gap, not the gap to copy
+    assert "SSIM +0.017\n± 0.004" in [t.get_text() for t in drawn[3].texts]
     heat = drawn[4].images[0].get_array()
     assert heat.shape == (2, 2) and heat[1, 1] == pytest.approx(0.05)  # s_I 8 (row 1), s_p 3 (column 1)
     assert "28.0 dB" in fig._suptitle.get_text()

@@ -42,6 +42,9 @@ def paired_bars(ax, rows: list[dict], gap: str, se: str, reference: str, ticks: 
     ax.bar(x, gaps, yerr=errs, color="C2", alpha=0.8, capsize=2)
     for i, note in enumerate(notes or []):
         ax.text(i, max(gaps[i] + errs[i], 0), note, ha="center", va="bottom", fontsize=6)
+    if notes:  # room above the tallest bar for its note
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high + 0.2 * (high - low))
     ax.set_xticks(x, ticks, fontsize=6)
     ax.axhline(0, color="grey", lw=1, ls="--")
     ax.text(1.0, 0, reference + " ", transform=ax.get_yaxis_transform(), ha="right", va="bottom", fontsize=6,
@@ -58,11 +61,13 @@ def vae_branch_bars(ax, rows: list[dict], title: str) -> None:
 
 
 def images_bars(ax, rows: list[dict]) -> None:
-    """The paired L1 gap of several input images to 1, at each subject-stage length."""
+    """The paired L1 gap of several input images to 1, at each subject-stage length; the paired
+    SSIM gap (positive: several help) on top."""
     rows = [r for r in rows if "L1 gap to 1 image" in r]
+    notes = [f"SSIM {r['SSIM gap to 1 image']:+.3f}\n± {r['SSIM SE']:.3f}" if "SSIM SE" in r else "" for r in rows]
     paired_bars(ax, rows, "L1 gap to 1 image", "1-image SE", "1 image",
-                [f"{r['images']} images, {r['steps']} steps" for r in rows], "more input images")
-    ax.set_xlabel("subject finetuning")
+                [f"{r['images']} images, {r['steps']} steps" for r in rows], "more input images", notes)
+    ax.set_xlabel("subject finetuning (paired SSIM gap on top)")
 
 
 def guidance_heatmap(ax, rows: list[dict]) -> None:
