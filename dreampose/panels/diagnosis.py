@@ -4,7 +4,8 @@ Every panel plots ``L1 gap to copy`` (a method's L1 minus copying the input fram
 per validation subject, ± 2 standard errors): below zero the method beats the floor a working
 method must clear; the VAE-branch panels instead plot each learning-rate scale's paired L1 gap
 to Ours_CLIP (the comparison effect 2 makes), with the branch's share of the tokens' norm on each
-bar, and the input-images panel the gap of several images to 1 (effect 7). The rows come from ``dreampose.evaluate.studies.fidelity``.
+bar, and the input-images panel the gap of several images to 1 (effect 7). The rows come from
+``dreampose.evaluate.studies.fidelity``.
 """
 from __future__ import annotations
 

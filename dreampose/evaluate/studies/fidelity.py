@@ -160,14 +160,13 @@ def vae_branch_grid(run: stages.Run, videos: list[Video], scales: list[float], s
     base_floor = floor(run, videos)
     clip_only = trained(run.variant(*ABLATIONS[CLIP]), CLIP, videos)
     clip_result = score(clip_only, clip_only.run, videos, CLIP)
-    label = CLIP + (f", stage 1 ({run.profile.stage1.steps} steps)" if stage == "stage1" else "")
-    rows = [row(label, clip_result, base_floor, scale=0.0)]
+    sections = ("subject", "stage1") if stage == "stage1" else ("subject",)
+    where = f", stage 1 ({run.profile.stage1.steps} steps)" if stage == "stage1" else ""
+    rows = [row(CLIP + where, clip_result, base_floor, scale=0.0)]
     inputs = torch.cat([video_to_tensor(clip_only.subjects[v.name].images[:1]) for v in videos])
     for scale in scales:
-        sections = ("subject", "stage1") if stage == "stage1" else ("subject",)
-        where = f", stage 1 ({run.profile.stage1.steps} steps) and subject" if stage == "stage1" else ""
         method = trained(run.variant(*(f"{s}.vae_branch_lr_scale={scale}" for s in sections)),
-                         f"VAE branch lr x {scale:g}{where}", videos)
+                         f"VAE branch lr x {scale:g}{where and where + ' and subject'}", videos)
         result = score(method, method.run, videos, method.label)
         gap, se = paired_gap(result, clip_result)
         shares = []
